@@ -1,0 +1,21 @@
+package gatehouse
+
+import "crypto/rand"
+
+// NewKeyID returns a new random, non-secret key handle: "key_" and 20
+// base62 characters.
+func NewKeyID() string {
+	const n = 20
+	b := make([]byte, 0, 4+n)
+	b = append(b, "key_"...)
+	var r [n * 2]byte
+	for len(b) < 4+n {
+		rand.Read(r[:])
+		for _, c := range r {
+			if c < 248 && len(b) < 4+n {
+				b = append(b, base62[c%62])
+			}
+		}
+	}
+	return string(b)
+}

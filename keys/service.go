@@ -1,0 +1,233 @@
+// Package keys is the one place where API keys are created, revealed,
+// renewed and deleted. The management API, the CLI and the Settings UI are
+// thin layers over its Service, so that validation, sealing and auditing
+// are the same whichever way an administrator comes in.
+package keys
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gatehouse"
+)
+
+// Service manages API keys on a store.
+type Service struct {
+	// Store holds the keys. Required.
+	Store gatehouse.KeyStore
+	// Sealer seals plain keys for "Copy key". Required.
+	Sealer *gatehouse.Sealer
+	// Now returns the current time. If nil, time.Now is used.
+	Now func() time.Time
+	// KnownScope reports whether a scope name is a configured route's
+	// scope. "*" and "api-keys" are always known. If nil, every name is.
+	KnownScope func(name string) bool
+	// Changed is called after every successful change, so that the local
+	// key index sees it before the next request. If nil, nothing is called.
+	Changed func(ctx context.Context)
+}
+
+// CreateRequest is what a new key is made of.
+type CreateRequest struct {
+	Name        string
+	ValidUntil  *time.Time
+	Scopes      []string
+	WriteAccess bool
+	RateLimit   *gatehouse.RateLimit
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) changed(ctx context.Context) {
+	if s.Changed != nil {
+		s.Changed(ctx)
+	}
+}
+
+// Create validates req, generates a key and stores it. It returns the
+// stored key and the plain secret, which is never stored.
+// Errors: EInvalidRequest, EUnknownScope, ENameTaken.
+func (s *Service) Create(ctx context.Context, req CreateRequest, actor string) (*gatehouse.APIKey, gatehouse.Secret, error) {
+	now := s.now().UTC()
+	name, err := gatehouse.NormalizeName(req.Name)
+	if err != nil {
+		return nil, gatehouse.Secret{}, err
+	}
+	if err := s.checkValidUntil(req.ValidUntil, now); err != nil {
+		return nil, gatehouse.Secret{}, err
+	}
+	scopes, err := s.scopes(req.Scopes, req.WriteAccess)
+	if err != nil {
+		return nil, gatehouse.Secret{}, err
+	}
+	var rl gatehouse.RateLimit
+	if req.RateLimit != nil {
+		if err := req.RateLimit.Validate(); err != nil {
+			return nil, gatehouse.Secret{}, err
+		}
+		rl = *req.RateLimit
+	}
+	secret := gatehouse.NewSecret()
+	k := &gatehouse.APIKey{
+		ID:         gatehouse.NewKeyID(),
+		Name:       name,
+		Digest:     secret.Digest(),
+		Hint:       secret.Hint(),
+		ValidUntil: utcPtr(req.ValidUntil),
+		Scopes:     scopes,
+		RateLimit:  rl,
+		CreatedAt:  now.Truncate(time.Millisecond),
+		CreatedBy:  actor,
+	}
+	k.Sealed = s.Sealer.Seal(k.ID, secret)
+	if err := s.Store.CreateKey(ctx, k); err != nil {
+		return nil, gatehouse.Secret{}, err
+	}
+	s.changed(ctx)
+	return k, secret, nil
+}
+
+// Get returns a key by ID. Errors: ENotFound.
+func (s *Service) Get(ctx context.Context, id string) (*gatehouse.APIKey, error) {
+	return s.Store.FindKeyByID(ctx, id)
+}
+
+// Resolve returns a key by ID or, failing that, by name. Errors: ENotFound.
+func (s *Service) Resolve(ctx context.Context, nameOrID string) (*gatehouse.APIKey, error) {
+	k, err := s.Store.FindKeyByID(ctx, nameOrID)
+	if gatehouse.ErrorCode(err) == gatehouse.ENotFound {
+		k, err = s.Store.FindKeyByName(ctx, nameOrID)
+		if gatehouse.ErrorCode(err) == gatehouse.ENotFound {
+			return nil, gatehouse.Errorf(gatehouse.ENotFound, "No key has the ID or name %q.", nameOrID)
+		}
+	}
+	return k, err
+}
+
+// List returns a page of keys and the total count.
+func (s *Service) List(ctx context.Context, offset, size int) ([]*gatehouse.APIKey, int, error) {
+	return s.Store.FindKeys(ctx, gatehouse.KeyFilter{Offset: offset, Limit: size})
+}
+
+// Reveal returns the plain key for "Copy key" and audits the reveal.
+// Errors: ENotFound.
+func (s *Service) Reveal(ctx context.Context, id, actor string) (gatehouse.Secret, error) {
+	k, err := s.Store.FindKeyByID(ctx, id)
+	if err != nil {
+		return gatehouse.Secret{}, err
+	}
+	secret, err := s.Sealer.Open(k.ID, k.Sealed)
+	if err != nil {
+		return gatehouse.Secret{}, fmt.Errorf("reveal key %s: %w", k.ID, err)
+	}
+	if err := s.Store.RecordAudit(ctx, gatehouse.AuditEvent{
+		KeyID: k.ID, Action: gatehouse.AuditReveal, Actor: actor, At: s.now().UTC(),
+	}); err != nil {
+		return gatehouse.Secret{}, err
+	}
+	return secret, nil
+}
+
+// Renew sets a new expiry (nil for none) and, when rl is not nil, a new
+// rate limit (zero removes the override). Errors: EInvalidRequest, ENotFound.
+func (s *Service) Renew(ctx context.Context, id string, validUntil *time.Time, rl *gatehouse.RateLimit, actor string) (*gatehouse.APIKey, error) {
+	if err := s.checkValidUntil(validUntil, s.now()); err != nil {
+		return nil, err
+	}
+	if rl != nil && !rl.IsZero() {
+		if err := rl.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	k, err := s.Store.RenewKey(ctx, id, gatehouse.KeyRenewal{ValidUntil: utcPtr(validUntil), RateLimit: rl}, actor)
+	if err != nil {
+		return nil, err
+	}
+	s.changed(ctx)
+	return k, nil
+}
+
+// Delete removes a key. Errors: ENotFound.
+func (s *Service) Delete(ctx context.Context, id, actor string) error {
+	if err := s.Store.DeleteKey(ctx, id, actor); err != nil {
+		return err
+	}
+	s.changed(ctx)
+	return nil
+}
+
+// Details is what "More information" shows beyond the key itself.
+type Details struct {
+	Audit []gatehouse.AuditEvent
+	// Usage holds the hourly request counts of the last 7 days.
+	Usage []gatehouse.Usage
+	// Requests is the sum of Usage.
+	Requests int64
+}
+
+// Details returns a key's audit log and recent usage.
+func (s *Service) Details(ctx context.Context, id string) (*Details, error) {
+	audit, err := s.Store.FindAuditEvents(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	since := s.now().UTC().Add(-7 * 24 * time.Hour).Truncate(time.Hour)
+	usage, err := s.Store.FindUsage(ctx, id, since)
+	if err != nil {
+		return nil, err
+	}
+	d := &Details{Audit: audit, Usage: usage}
+	for _, u := range usage {
+		d.Requests += u.Count
+	}
+	return d, nil
+}
+
+func (s *Service) checkValidUntil(t *time.Time, now time.Time) error {
+	if t == nil {
+		return nil
+	}
+	if !t.After(now) {
+		return gatehouse.Errorf(gatehouse.EInvalidRequest, "validUntil %s is in the past.", t.UTC().Format(time.RFC3339))
+	}
+	if t.Year() > 9999 {
+		return gatehouse.Errorf(gatehouse.EInvalidRequest, "validUntil is too far in the future.")
+	}
+	return nil
+}
+
+func (s *Service) scopes(list []string, writeAccess bool) (gatehouse.Scopes, error) {
+	if len(list) == 0 {
+		return gatehouse.DefaultScopes(writeAccess), nil
+	}
+	if len(list) > 100 {
+		return nil, gatehouse.Errorf(gatehouse.EInvalidRequest, "A key holds at most 100 scopes.")
+	}
+	scopes, err := gatehouse.ParseScopes(list)
+	if err != nil {
+		return nil, err
+	}
+	for _, sc := range scopes {
+		if sc.Name == gatehouse.ScopeAll || sc.Name == gatehouse.ScopeAPIKeys {
+			continue
+		}
+		if s.KnownScope != nil && !s.KnownScope(sc.Name) {
+			return nil, gatehouse.Errorf(gatehouse.EUnknownScope, "No configured route has the scope %q.", sc.Name)
+		}
+	}
+	return scopes, nil
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC().Truncate(time.Second)
+	return &u
+}

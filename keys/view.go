@@ -1,0 +1,59 @@
+package keys
+
+import (
+	"time"
+
+	"gatehouse"
+)
+
+// RateLimitJSON is the JSON form of a rate limit: {"requests": 100, "per": "1s"}.
+type RateLimitJSON struct {
+	Requests int    `json:"requests"`
+	Per      string `json:"per"`
+}
+
+// View is the ApiKey of the contract: the JSON shape the management API
+// answers and `keys show --json` prints. It never holds the plain key.
+type View struct {
+	ID          string         `json:"id"`
+	Name        string         `json:"name"`
+	KeyHint     string         `json:"keyHint"`
+	ValidUntil  *time.Time     `json:"validUntil"`
+	Expired     bool           `json:"expired"`
+	Scopes      []string       `json:"scopes"`
+	WriteAccess bool           `json:"writeAccess"`
+	RateLimit   *RateLimitJSON `json:"rateLimit"`
+	CreatedAt   time.Time      `json:"createdAt"`
+	CreatedBy   string         `json:"createdBy"`
+	LastUsedAt  *time.Time     `json:"lastUsedAt"`
+}
+
+// NewView returns the JSON view of k at now.
+func NewView(k *gatehouse.APIKey, now time.Time) View {
+	v := View{
+		ID:          k.ID,
+		Name:        k.Name,
+		KeyHint:     k.Hint,
+		ValidUntil:  k.ValidUntil,
+		Expired:     k.Expired(now),
+		Scopes:      k.Scopes.Strings(),
+		WriteAccess: k.Scopes.WriteAccess(),
+		CreatedAt:   k.CreatedAt,
+		CreatedBy:   k.CreatedBy,
+		LastUsedAt:  k.LastUsedAt,
+	}
+	if !k.RateLimit.IsZero() {
+		v.RateLimit = &RateLimitJSON{Requests: k.RateLimit.Requests, Per: k.RateLimit.Per.String()}
+	}
+	return v
+}
+
+// ParseRateLimitJSON turns the JSON form into a RateLimit.
+func ParseRateLimitJSON(r RateLimitJSON) (gatehouse.RateLimit, error) {
+	d, err := time.ParseDuration(r.Per)
+	if err != nil {
+		return gatehouse.RateLimit{}, gatehouse.Errorf(gatehouse.EInvalidRequest, "rateLimit.per %q is not a duration like \"1s\".", r.Per)
+	}
+	rl := gatehouse.RateLimit{Requests: r.Requests, Per: d}
+	return rl, rl.Validate()
+}

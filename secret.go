@@ -1,0 +1,156 @@
+package gatehouse
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"hash/crc32"
+)
+
+// Key format: "gth_" + 32 random base62 characters (about 190 bits from
+// crypto/rand) + 6 base62 characters of CRC32 over everything before them.
+// The shape is fixed so that secret scanners can recognise a leaked key, and
+// a mistyped or truncated key is refused before any lookup.
+const (
+	// KeyPrefix starts every API key.
+	KeyPrefix = "gth_"
+	// keyBodyLen is the number of random base62 characters.
+	keyBodyLen = 32
+	// keyChecksumLen is the number of base62 characters of the CRC32.
+	keyChecksumLen = 6
+	// KeyLen is the length of every well-formed API key.
+	KeyLen = len(KeyPrefix) + keyBodyLen + keyChecksumLen
+)
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// Digest is the SHA-256 digest of a plain API key: the only form in which a
+// key is looked up.
+type Digest [sha256.Size]byte
+
+// Equal reports whether d and o are the same digest, in constant time.
+func (d Digest) Equal(o Digest) bool {
+	return subtle.ConstantTimeCompare(d[:], o[:]) == 1
+}
+
+// Secret is a plain API key. It never prints itself: String and
+// LogValue-like formatting give only the hint, so that a key cannot reach a
+// log by accident. Use Reveal where the plain key must be shown.
+type Secret struct {
+	_ [0]func() // not comparable with ==: compare digests instead
+	s string
+}
+
+// NewSecret generates a new random API key.
+func NewSecret() Secret {
+	var b [keyBodyLen]byte
+	buf := make([]byte, 0, KeyLen)
+	buf = append(buf, KeyPrefix...)
+	// Rejection sampling keeps every character uniform over base62.
+	for n := 0; n < keyBodyLen; {
+		rand.Read(b[:]) // never returns an error (crypto/rand, Go 1.24+)
+		for _, c := range b {
+			if c >= 248 { // 248 = 4*62
+				continue
+			}
+			buf = append(buf, base62[c%62])
+			n++
+			if n == keyBodyLen {
+				break
+			}
+		}
+	}
+	buf = appendChecksum(buf, crc32.ChecksumIEEE(buf))
+	return Secret{s: string(buf)}
+}
+
+// ParseSecret checks the shape and the checksum of a presented key and
+// returns it as a Secret. It does not allocate, and it reports false for
+// anything that is not a well-formed key.
+func ParseSecret(s string) (Secret, bool) {
+	if !WellFormed(s) {
+		return Secret{}, false
+	}
+	return Secret{s: s}, true
+}
+
+// WellFormed reports whether s has the shape and the checksum of an API key.
+// It does not allocate.
+func WellFormed(s string) bool {
+	if len(s) != KeyLen || s[:len(KeyPrefix)] != KeyPrefix {
+		return false
+	}
+	for i := len(KeyPrefix); i < KeyLen; i++ {
+		if base62Index(s[i]) < 0 {
+			return false
+		}
+	}
+	body := KeyLen - keyChecksumLen
+	var buf [KeyLen]byte
+	copy(buf[:], s)
+	var sum [keyChecksumLen]byte
+	appendChecksum(sum[:0], crc32.ChecksumIEEE(buf[:body]))
+	return subtle.ConstantTimeCompare(sum[:], buf[body:KeyLen]) == 1
+}
+
+// Reveal returns the plain key. Call it only where the contract allows the
+// plain key to appear: the answer to a create or a reveal.
+func (k Secret) Reveal() string { return k.s }
+
+// IsZero reports whether k holds no key.
+func (k Secret) IsZero() bool { return k.s == "" }
+
+// Digest returns the SHA-256 digest of the key. It does not allocate.
+func (k Secret) Digest() Digest { return DigestOf(k.s) }
+
+// Hint returns the displayable hint of the key: its prefix and its last four
+// characters.
+func (k Secret) Hint() string { return KeyHint(k.s) }
+
+// String returns the hint, never the key.
+func (k Secret) String() string { return k.Hint() }
+
+// GoString returns the hint, never the key.
+func (k Secret) GoString() string { return "gatehouse.Secret(" + k.Hint() + ")" }
+
+// MarshalText refuses to serialise a secret by accident.
+func (k Secret) MarshalText() ([]byte, error) { return []byte(k.Hint()), nil }
+
+// DigestOf returns the SHA-256 digest of s without allocating.
+func DigestOf(s string) Digest {
+	var buf [2 * KeyLen]byte
+	if len(s) <= len(buf) {
+		n := copy(buf[:], s)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(s))
+}
+
+// KeyHint returns "gth_…" followed by the last four characters of key.
+func KeyHint(key string) string {
+	if len(key) < len(KeyPrefix)+4 {
+		return KeyPrefix + "…"
+	}
+	return KeyPrefix + "…" + key[len(key)-4:]
+}
+
+func appendChecksum(dst []byte, sum uint32) []byte {
+	var c [keyChecksumLen]byte
+	for i := keyChecksumLen - 1; i >= 0; i-- {
+		c[i] = base62[sum%62]
+		sum /= 62
+	}
+	return append(dst, c[:]...)
+}
+
+func base62Index(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'A' && c <= 'Z':
+		return int(c-'A') + 10
+	case c >= 'a' && c <= 'z':
+		return int(c-'a') + 36
+	}
+	return -1
+}
