@@ -69,3 +69,17 @@ func ParseRateLimit(s string) (RateLimit, error) {
 	r := RateLimit{Requests: req, Per: d}
 	return r, r.Validate()
 }
+
+// RateDecision is a rate limiter's answer for one request.
+type RateDecision struct {
+	// Allowed is true when the request may proceed.
+	Allowed bool
+	// Limit is the number of requests allowed per period.
+	Limit int
+	// Remaining is how many more requests are allowed right now.
+	Remaining int
+	// RetryAfter is, when not allowed, how long until one request is.
+	RetryAfter time.Duration
+	// ResetAfter is how long until the full limit is available again.
+	ResetAfter time.Duration
+}
