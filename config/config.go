@@ -1,0 +1,368 @@
+// Package config reads Gatehouse's configuration: defaults, then a YAML
+// file, then GATEHOUSE_* environment variables, and checks every key so
+// that an invalid config is refused at start with a message naming the key
+// and the problem.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"gatehouse"
+)
+
+// MaxFileBytes is the largest config file read.
+const MaxFileBytes = 1 << 20
+
+// Config is the whole configuration. Field comments give the YAML key, the
+// environment variable and the default.
+type Config struct {
+	// Listen is the address of the one listener (GATEHOUSE_LISTEN).
+	// Default: 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// Storage is "sqlite:PATH" or a postgres:// URL (GATEHOUSE_STORAGE).
+	// Default: sqlite:./gatehouse-data/gatehouse.db.
+	Storage string `yaml:"storage"`
+	// SecretKeyFile holds the 32-byte master key, created on first start
+	// (GATEHOUSE_SECRET_KEY_FILE). Default: ./gatehouse-data/secret.key.
+	SecretKeyFile string `yaml:"secret_key_file"`
+	// Redis, when set, makes rate limits cluster-wide (GATEHOUSE_REDIS),
+	// e.g. redis://127.0.0.1:6379/0. Default: in-process limits.
+	Redis string `yaml:"redis"`
+	// RateLimit is the default per-key limit, e.g. "100/s"
+	// (GATEHOUSE_RATE_LIMIT). Default: none.
+	RateLimit string `yaml:"rate_limit"`
+	// ReadHeaderTimeout cuts off clients slow to send headers
+	// (GATEHOUSE_READ_HEADER_TIMEOUT). Default: 10s.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// ShutdownTimeout is how long SIGTERM waits for in-flight requests
+	// (GATEHOUSE_SHUTDOWN_TIMEOUT). Default: 15s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// StoreOutageGrace is how long keys already known keep being served
+	// while the store cannot be reached (GATEHOUSE_STORE_OUTAGE_GRACE).
+	// Default: 5m.
+	StoreOutageGrace Duration `yaml:"store_outage_grace"`
+	// LogFormat is "text" or "json" (GATEHOUSE_LOG_FORMAT). Default: text.
+	LogFormat string `yaml:"log_format"`
+	// Routes are the upstreams (GATEHOUSE_ROUTES, as a YAML or JSON list).
+	Routes []Route `yaml:"routes"`
+
+	// Parsed values, set by Validate.
+	DefaultRateLimit gatehouse.RateLimit `yaml:"-"`
+}
+
+// Route is one entry of routes.
+type Route struct {
+	// Name identifies the route in logs and metrics.
+	Name string `yaml:"name"`
+	// Path is a prefix matched on whole path segments.
+	Path string `yaml:"path"`
+	// Upstream is the URL the prefix is replaced with.
+	Upstream string `yaml:"upstream"`
+	// Scope is the scope name keys need (<scope>:read or :write).
+	Scope string `yaml:"scope"`
+	// Public routes ask for no key.
+	Public bool `yaml:"public"`
+	// Timeout is how long the upstream has to answer. Default: 30s.
+	Timeout Duration `yaml:"timeout"`
+	// WebSocket allows websocket upgrades on the route. Default: true.
+	WebSocket *bool `yaml:"websocket"`
+
+	// UpstreamURL is Upstream parsed, set by Validate.
+	UpstreamURL *url.URL `yaml:"-"`
+}
+
+// Duration is a time.Duration written as "10s" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("want a duration such as 10s")
+	}
+	v, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as 10s", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Default returns the embedded default configuration.
+func Default() *Config {
+	return &Config{
+		Listen:            "127.0.0.1:8080",
+		Storage:           "sqlite:./gatehouse-data/gatehouse.db",
+		SecretKeyFile:     "./gatehouse-data/secret.key",
+		ReadHeaderTimeout: Duration(10 * time.Second),
+		ShutdownTimeout:   Duration(15 * time.Second),
+		StoreOutageGrace:  Duration(5 * time.Minute),
+		LogFormat:         "text",
+	}
+}
+
+// Load returns the configuration from the defaults, the file at path (if
+// path is not empty) and the environment (getenv; nil means none), checked.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	c := Default()
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		defer f.Close()
+		data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+		if err != nil {
+			return nil, fmt.Errorf("config: read %s: %w", path, err)
+		}
+		if len(data) > MaxFileBytes {
+			return nil, fmt.Errorf("config: %s is larger than %d bytes", path, MaxFileBytes)
+		}
+		if err := Parse(data, c); err != nil {
+			return nil, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	if getenv != nil {
+		if err := c.applyEnv(getenv); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Parse decodes YAML into c, refusing unknown keys and duplicate keys.
+func Parse(data []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return nil
+}
+
+// Env lists the environment variables and the key each one sets.
+var Env = []struct{ Var, Key string }{
+	{"GATEHOUSE_LISTEN", "listen"},
+	{"GATEHOUSE_STORAGE", "storage"},
+	{"GATEHOUSE_SECRET_KEY_FILE", "secret_key_file"},
+	{"GATEHOUSE_REDIS", "redis"},
+	{"GATEHOUSE_RATE_LIMIT", "rate_limit"},
+	{"GATEHOUSE_READ_HEADER_TIMEOUT", "read_header_timeout"},
+	{"GATEHOUSE_SHUTDOWN_TIMEOUT", "shutdown_timeout"},
+	{"GATEHOUSE_STORE_OUTAGE_GRACE", "store_outage_grace"},
+	{"GATEHOUSE_LOG_FORMAT", "log_format"},
+	{"GATEHOUSE_ROUTES", "routes"},
+}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	var doc strings.Builder
+	for _, e := range Env {
+		v, ok := lookup(getenv, e.Var)
+		if !ok {
+			continue
+		}
+		if e.Key == "routes" {
+			var routes []Route
+			dec := yaml.NewDecoder(strings.NewReader(v))
+			dec.KnownFields(true)
+			if err := dec.Decode(&routes); err != nil {
+				return fmt.Errorf("config: GATEHOUSE_ROUTES: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+			}
+			c.Routes = routes
+			continue
+		}
+		fmt.Fprintf(&doc, "%s: %q\n", e.Key, v)
+	}
+	if doc.Len() == 0 {
+		return nil
+	}
+	if err := Parse([]byte(doc.String()), c); err != nil {
+		return fmt.Errorf("config: environment: %w", err)
+	}
+	return nil
+}
+
+func lookup(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+// Validate checks every key and sets the parsed fields. Its error names the
+// key and the problem.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if host, port, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "%q is not host:port", c.Listen)
+	} else if _, err := net.LookupPort("tcp", port); err != nil || strings.ContainsAny(host, "/ ") {
+		bad("listen", "%q is not host:port", c.Listen)
+	}
+	switch {
+	case strings.HasPrefix(c.Storage, "sqlite:"):
+		if strings.TrimPrefix(c.Storage, "sqlite:") == "" {
+			bad("storage", "sqlite: needs a file path, e.g. sqlite:./gatehouse-data/gatehouse.db")
+		}
+	case strings.HasPrefix(c.Storage, "postgres://"), strings.HasPrefix(c.Storage, "postgresql://"):
+		if _, err := url.Parse(c.Storage); err != nil {
+			bad("storage", "not a valid postgres:// URL")
+		}
+	default:
+		bad("storage", "must start with sqlite: or postgres:// (got %q)", redactURL(c.Storage))
+	}
+	if c.SecretKeyFile == "" {
+		bad("secret_key_file", "is required")
+	}
+	if c.Redis != "" {
+		if u, err := url.Parse(c.Redis); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			bad("redis", "must be a redis:// or rediss:// URL with a host (got %q)", redactURL(c.Redis))
+		}
+	}
+	c.DefaultRateLimit = gatehouse.RateLimit{}
+	if c.RateLimit != "" {
+		rl, err := gatehouse.ParseRateLimit(c.RateLimit)
+		if err != nil {
+			bad("rate_limit", "%s", gatehouse.ErrorMessage(err))
+		}
+		c.DefaultRateLimit = rl
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{{"read_header_timeout", c.ReadHeaderTimeout}, {"shutdown_timeout", c.ShutdownTimeout}, {"store_outage_grace", c.StoreOutageGrace}} {
+		if d.v <= 0 {
+			bad(d.key, "must be a positive duration such as 10s")
+		}
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log_format", "must be text or json (got %q)", c.LogFormat)
+	}
+	c.validateRoutes(bad)
+	return errors.Join(errs...)
+}
+
+var reserved = []string{"/healthz", "/readyz", "/metrics", "/openapi.json", "/login", "/logout", "/settings", "/api/v2/api-keys"}
+
+func (c *Config) validateRoutes(bad func(key, format string, args ...any)) {
+	names := map[string]int{}
+	paths := map[string]int{}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		key := fmt.Sprintf("routes[%d]", i)
+		if r.Name == "" {
+			bad(key+".name", "is required")
+		} else if j, dup := names[r.Name]; dup {
+			bad(key+".name", "%q is also the name of routes[%d]", r.Name, j)
+		} else {
+			names[r.Name] = i
+		}
+		switch {
+		case r.Path == "" || r.Path[0] != '/':
+			bad(key+".path", "must start with / (got %q)", r.Path)
+		case len(r.Path) > 1 && strings.HasSuffix(r.Path, "/"):
+			bad(key+".path", "must not end with / (got %q)", r.Path)
+		case strings.Contains(r.Path, "//") || strings.ContainsAny(r.Path, "\\%;?#") || hasDotSegment(r.Path):
+			bad(key+".path", "must be a plain path without //, dot segments, %%, ;, ? or # (got %q)", r.Path)
+		default:
+			if j, dup := paths[r.Path]; dup {
+				bad(key+".path", "%q is also the path of routes[%d]", r.Path, j)
+			}
+			paths[r.Path] = i
+			for _, p := range reserved {
+				if segmentPrefix(strings.ToLower(r.Path), p) {
+					bad(key+".path", "%q is the gateway's own endpoint %s and is never proxied", r.Path, p)
+				}
+			}
+		}
+		u, err := url.Parse(r.Upstream)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			bad(key+".upstream", "must be an http:// or https:// URL with a host and no credentials, query or fragment (got %q)", redactURL(r.Upstream))
+		} else {
+			r.UpstreamURL = u
+		}
+		if r.Public {
+			if r.Scope != "" {
+				bad(key+".scope", "a public route asks for no key, so it takes no scope")
+			}
+		} else {
+			switch {
+			case r.Scope == "":
+				bad(key+".scope", "is required unless the route is public")
+			case r.Scope == gatehouse.ScopeAll || r.Scope == gatehouse.ScopeAPIKeys:
+				bad(key+".scope", "%q is reserved", r.Scope)
+			default:
+				if _, err := gatehouse.ParseScope(r.Scope + ":read"); err != nil {
+					bad(key+".scope", "%q may hold only letters, digits, -, _ and .", r.Scope)
+				}
+			}
+		}
+		if r.Timeout < 0 {
+			bad(key+".timeout", "must be a positive duration such as 30s")
+		} else if r.Timeout == 0 {
+			r.Timeout = Duration(30 * time.Second)
+		}
+	}
+}
+
+// segmentPrefix reports whether prefix matches p on whole path segments.
+func segmentPrefix(p, prefix string) bool {
+	return p == prefix || prefix == "/" || strings.HasPrefix(p, prefix+"/")
+}
+
+func hasDotSegment(p string) bool {
+	for _, s := range strings.Split(p, "/") {
+		if s == "." || s == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// ScopeNames returns the distinct scope names of the routes.
+func (c *Config) ScopeNames() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range c.Routes {
+		if r.Scope != "" && !seen[r.Scope] {
+			seen[r.Scope] = true
+			out = append(out, r.Scope)
+		}
+	}
+	return out
+}
+
+// SQLitePath returns the database path of a sqlite: storage, made absolute
+// against the working directory, and whether the storage is SQLite.
+func (c *Config) SQLitePath() (string, bool) {
+	p, ok := strings.CutPrefix(c.Storage, "sqlite:")
+	if !ok {
+		return "", false
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	return p, true
+}
+
+// redactURL hides a password in a URL for error messages.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return s
+}

@@ -1,0 +1,131 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gatehouse/config"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Listen, "127.0.0.1:8080"; got != want {
+		t.Errorf("Listen = %q, want %q", got, want)
+	}
+	if got, want := time.Duration(c.ShutdownTimeout), 15*time.Second; got != want {
+		t.Errorf("ShutdownTimeout = %v, want %v", got, want)
+	}
+	if !c.DefaultRateLimit.IsZero() {
+		t.Errorf("DefaultRateLimit = %v, want none", c.DefaultRateLimit)
+	}
+}
+
+func TestLoadFileAndEnv(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, `
+listen: "127.0.0.1:9000"
+rate_limit: "100/s"
+routes:
+  - name: assets
+    path: /api/v2/assets
+    upstream: http://127.0.0.1:3000/v2/assets
+    scope: assets
+  - name: hooks
+    path: /apps-public
+    upstream: http://127.0.0.1:3001/apps-public
+    public: true
+    timeout: 5s
+`)
+	env := map[string]string{"GATEHOUSE_LISTEN": "127.0.0.1:9100", "GATEHOUSE_SHUTDOWN_TIMEOUT": "3s"}
+	c, err := config.Load(p, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Listen, "127.0.0.1:9100"; got != want {
+		t.Errorf("Listen = %q, want %q (env wins over file)", got, want)
+	}
+	if got, want := time.Duration(c.ShutdownTimeout), 3*time.Second; got != want {
+		t.Errorf("ShutdownTimeout = %v, want %v", got, want)
+	}
+	if got, want := c.DefaultRateLimit.Requests, 100; got != want {
+		t.Errorf("DefaultRateLimit.Requests = %d, want %d", got, want)
+	}
+	if got, want := time.Duration(c.Routes[0].Timeout), 30*time.Second; got != want {
+		t.Errorf("routes[0].Timeout = %v, want default %v", got, want)
+	}
+	if got, want := c.Routes[1].UpstreamURL.Path, "/apps-public"; got != want {
+		t.Errorf("routes[1].UpstreamURL.Path = %q, want %q", got, want)
+	}
+	if got := c.ScopeNames(); len(got) != 1 || got[0] != "assets" {
+		t.Errorf("ScopeNames() = %v, want [assets]", got)
+	}
+}
+
+func TestLoadRoutesFromEnv(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"GATEHOUSE_ROUTES": `[{"name":"a","path":"/a","upstream":"http://127.0.0.1:1/a","scope":"a"}]`}
+	c, err := config.Load("", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Routes) != 1 || c.Routes[0].Scope != "a" {
+		t.Fatalf("Routes = %+v, want one route with scope a", c.Routes)
+	}
+}
+
+func TestLoadInvalid(t *testing.T) {
+	t.Parallel()
+	route := func(extra string) string {
+		return "routes:\n  - name: a\n    path: /a\n    upstream: http://127.0.0.1:1/a\n    scope: a\n" + extra
+	}
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", "lisen: x\n", "lisen"},
+		{"bad listen", "listen: nope\n", "listen"},
+		{"bad storage", "storage: mysql://x\n", "storage"},
+		{"bad rate", "rate_limit: fast\n", "rate_limit"},
+		{"bad duration", "shutdown_timeout: soon\n", "soon"},
+		{"negative duration", "read_header_timeout: -1s\n", "read_header_timeout"},
+		{"bad redis", "redis: 127.0.0.1:6379\n", "redis"},
+		{"bad log format", "log_format: xml\n", "log_format"},
+		{"route without scope", "routes:\n  - name: a\n    path: /a\n    upstream: http://127.0.0.1:1/a\n", "routes[0].scope"},
+		{"route bad upstream", "routes:\n  - name: a\n    path: /a\n    upstream: ftp://x\n    scope: a\n", "routes[0].upstream"},
+		{"route trailing slash", "routes:\n  - name: a\n    path: /a/\n    upstream: http://127.0.0.1:1/a\n    scope: a\n", "routes[0].path"},
+		{"route dot segment", "routes:\n  - name: a\n    path: /a/../b\n    upstream: http://127.0.0.1:1/a\n    scope: a\n", "routes[0].path"},
+		{"route reserved path", "routes:\n  - name: a\n    path: /api/v2/api-keys\n    upstream: http://127.0.0.1:1/a\n    scope: a\n", "never proxied"},
+		{"route star scope", "routes:\n  - name: a\n    path: /a\n    upstream: http://127.0.0.1:1/a\n    scope: \"*\"\n", "reserved"},
+		{"duplicate route name", route("  - name: a\n    path: /b\n    upstream: http://127.0.0.1:1/b\n    scope: b\n"), "routes[1].name"},
+		{"duplicate route path", route("  - name: b\n    path: /a\n    upstream: http://127.0.0.1:1/b\n    scope: b\n"), "routes[1].path"},
+		{"public with scope", "routes:\n  - name: a\n    path: /a\n    upstream: http://127.0.0.1:1/a\n    scope: a\n    public: true\n", "public"},
+		{"duplicate yaml key", "listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n", "listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Load(writeFile(t, tt.yaml), nil)
+			if err == nil {
+				t.Fatalf("Load(%q) = nil error, want one naming %q", tt.yaml, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Load error = %q, want it to name %q", err, tt.want)
+			}
+		})
+	}
+}
