@@ -60,7 +60,7 @@ func NewSecret() Secret {
 			}
 		}
 	}
-	buf = appendChecksum(buf, crc32.ChecksumIEEE(buf))
+	buf = appendChecksum(buf, checksum(string(buf)))
 	return Secret{s: string(buf)}
 }
 
@@ -86,11 +86,13 @@ func WellFormed(s string) bool {
 		}
 	}
 	body := KeyLen - keyChecksumLen
-	var buf [KeyLen]byte
-	copy(buf[:], s)
 	var sum [keyChecksumLen]byte
-	appendChecksum(sum[:0], crc32.ChecksumIEEE(buf[:body]))
-	return subtle.ConstantTimeCompare(sum[:], buf[body:KeyLen]) == 1
+	appendChecksum(sum[:0], checksum(s[:body]))
+	var diff byte
+	for i, c := range sum {
+		diff |= c ^ s[body+i]
+	}
+	return diff == 0
 }
 
 // Reveal returns the plain key. Call it only where the contract allows the
@@ -132,6 +134,16 @@ func KeyHint(key string) string {
 		return KeyPrefix + "…"
 	}
 	return KeyPrefix + "…" + key[len(key)-4:]
+}
+
+// checksum is CRC32 (IEEE) of s, computed over the string itself so that
+// checking a presented key does not allocate.
+func checksum(s string) uint32 {
+	crc := ^uint32(0)
+	for i := 0; i < len(s); i++ {
+		crc = crc32.IEEETable[byte(crc)^s[i]] ^ (crc >> 8)
+	}
+	return ^crc
 }
 
 func appendChecksum(dst []byte, sum uint32) []byte {
