@@ -1,0 +1,218 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gatehouse"
+)
+
+const keyColumns = `id, name, digest, sealed, hint, valid_until, scopes,
+	rate_requests, rate_per_ns, created_at, created_by, last_used_at`
+
+// CreateKey stores a new key, its AuditCreate event by k.CreatedBy at
+// k.CreatedAt, and a change. A zero k.CreatedAt is set to now. Returns
+// ENameTaken if another key has the name case-insensitively.
+func (s *Store) CreateKey(ctx context.Context, k *gatehouse.APIKey) error {
+	if k.CreatedAt.IsZero() {
+		k.CreatedAt = s.now()
+	}
+	scopes, err := encodeScopes(k.Scopes)
+	if err != nil {
+		return fmt.Errorf("create key: %w", err)
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`, name_key)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			k.ID, k.Name, k.Digest[:], k.Sealed, k.Hint, nullMillis(k.ValidUntil), scopes,
+			k.RateLimit.Requests, int64(k.RateLimit.Per), millis(k.CreatedAt), k.CreatedBy,
+			nullMillis(k.LastUsedAt), gatehouse.NameKey(k.Name))
+		if isNameTaken(err) {
+			return gatehouse.Errorf(gatehouse.ENameTaken, "A key named %q already exists.", k.Name)
+		} else if err != nil {
+			return err
+		}
+		if err := insertAudit(ctx, tx, gatehouse.AuditEvent{
+			KeyID: k.ID, Action: gatehouse.AuditCreate, Actor: k.CreatedBy, At: k.CreatedAt,
+		}); err != nil {
+			return err
+		}
+		return s.recordChange(ctx, tx, k.ID)
+	})
+	if err != nil {
+		return wrap("create key", err)
+	}
+	return nil
+}
+
+// FindKeyByID returns the key with the ID. Returns ENotFound.
+func (s *Store) FindKeyByID(ctx context.Context, id string) (*gatehouse.APIKey, error) {
+	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, gatehouse.Errorf(gatehouse.ENotFound, "No key has the ID %q.", id)
+	} else if err != nil {
+		return nil, wrap("find key by id", err)
+	}
+	return k, nil
+}
+
+// FindKeyByName returns the key with the name, case-insensitively.
+// Returns ENotFound.
+func (s *Store) FindKeyByName(ctx context.Context, name string) (*gatehouse.APIKey, error) {
+	nameKey := gatehouse.NameKey(strings.TrimSpace(name))
+	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE name_key = ?`, nameKey))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, gatehouse.Errorf(gatehouse.ENotFound, "No key is named %q.", name)
+	} else if err != nil {
+		return nil, wrap("find key by name", err)
+	}
+	return k, nil
+}
+
+// FindKeys returns a page of keys ordered by creation time and ID, and the
+// total number of keys.
+func (s *Store) FindKeys(ctx context.Context, f gatehouse.KeyFilter) ([]*gatehouse.APIKey, int, error) {
+	limit := int64(f.Limit)
+	if limit <= 0 {
+		limit = -1 // no limit
+	}
+	offset := max(f.Offset, 0)
+	var (
+		keys  []*gatehouse.APIKey
+		total int
+	)
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM api_keys`).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+keyColumns+` FROM api_keys
+			ORDER BY created_at, id LIMIT ? OFFSET ?`, limit, offset)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			k, err := scanKey(rows)
+			if err != nil {
+				return err
+			}
+			keys = append(keys, k)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, wrap("find keys", err)
+	}
+	return keys, total, nil
+}
+
+// RenewKey sets a new expiry (and, when r.RateLimit is not nil, rate
+// limit), records an AuditRenew event by actor and a change, and returns
+// the key. Returns ENotFound.
+func (s *Store) RenewKey(ctx context.Context, id string, r gatehouse.KeyRenewal, actor string) (*gatehouse.APIKey, error) {
+	var k *gatehouse.APIKey
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var res sql.Result
+		var err error
+		if r.RateLimit == nil {
+			res, err = tx.ExecContext(ctx, `UPDATE api_keys SET valid_until = ? WHERE id = ?`,
+				nullMillis(r.ValidUntil), id)
+		} else {
+			res, err = tx.ExecContext(ctx, `UPDATE api_keys
+				SET valid_until = ?, rate_requests = ?, rate_per_ns = ? WHERE id = ?`,
+				nullMillis(r.ValidUntil), r.RateLimit.Requests, int64(r.RateLimit.Per), id)
+		}
+		if err != nil {
+			return err
+		}
+		if err := mustAffect(res, id); err != nil {
+			return err
+		}
+		if err := insertAudit(ctx, tx, gatehouse.AuditEvent{
+			KeyID: id, Action: gatehouse.AuditRenew, Actor: actor, At: s.now(),
+		}); err != nil {
+			return err
+		}
+		if err := s.recordChange(ctx, tx, id); err != nil {
+			return err
+		}
+		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
+		return err
+	})
+	if err != nil {
+		return nil, wrap("renew key", err)
+	}
+	return k, nil
+}
+
+// DeleteKey removes the key and its usage, and records an AuditDelete
+// event by actor and a change. Returns ENotFound.
+func (s *Store) DeleteKey(ctx context.Context, id, actor string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if err := mustAffect(res, id); err != nil {
+			return err
+		}
+		if err := insertAudit(ctx, tx, gatehouse.AuditEvent{
+			KeyID: id, Action: gatehouse.AuditDelete, Actor: actor, At: s.now(),
+		}); err != nil {
+			return err
+		}
+		return s.recordChange(ctx, tx, id)
+	})
+	if err != nil {
+		return wrap("delete key", err)
+	}
+	return nil
+}
+
+// mustAffect returns ENotFound when res changed no row.
+func mustAffect(res sql.Result, id string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return gatehouse.Errorf(gatehouse.ENotFound, "No key has the ID %q.", id)
+	}
+	return nil
+}
+
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// scanKey reads a row of keyColumns.
+func scanKey(row scanner) (*gatehouse.APIKey, error) {
+	var (
+		k                     gatehouse.APIKey
+		digest                []byte
+		validUntil, lastUsed  sql.NullInt64
+		scopes                string
+		ratePer, createdAtRaw int64
+	)
+	if err := row.Scan(&k.ID, &k.Name, &digest, &k.Sealed, &k.Hint, &validUntil, &scopes,
+		&k.RateLimit.Requests, &ratePer, &createdAtRaw, &k.CreatedBy, &lastUsed); err != nil {
+		return nil, err
+	}
+	if len(digest) != len(k.Digest) {
+		return nil, fmt.Errorf("key %s: digest is %d bytes, want %d", k.ID, len(digest), len(k.Digest))
+	}
+	copy(k.Digest[:], digest)
+	var err error
+	if k.Scopes, err = decodeScopes(scopes); err != nil {
+		return nil, fmt.Errorf("key %s: %w", k.ID, err)
+	}
+	k.RateLimit.Per = time.Duration(ratePer)
+	k.ValidUntil = fromNullMillis(validUntil)
+	k.CreatedAt = fromMillis(createdAtRaw)
+	k.LastUsedAt = fromNullMillis(lastUsed)
+	return &k, nil
+}
