@@ -1,0 +1,106 @@
+package keyindex_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"gatehouse"
+	"gatehouse/sqlite"
+)
+
+// mustOpen opens the SQLite store at path and closes it when tb ends.
+func mustOpen(tb testing.TB, path string) *sqlite.Store {
+	tb.Helper()
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		tb.Fatalf("Open(%q) = %v", path, err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// twoHandles returns two stores on one new file: the gateway's and a
+// second one, like the CLI's.
+func twoHandles(tb testing.TB) (gw, cli *sqlite.Store) {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "gatehouse.db")
+	return mustOpen(tb, path), mustOpen(tb, path)
+}
+
+// newKey returns a key that is not stored yet, and its secret.
+func newKey(name string, validUntil *time.Time) (*gatehouse.APIKey, gatehouse.Secret) {
+	secret := gatehouse.NewSecret()
+	return &gatehouse.APIKey{
+		ID:         gatehouse.NewKeyID(),
+		Name:       name,
+		Digest:     secret.Digest(),
+		Sealed:     []byte("sealed"),
+		Hint:       secret.Hint(),
+		ValidUntil: validUntil,
+		Scopes:     gatehouse.DefaultScopes(false),
+		CreatedAt:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		CreatedBy:  "cli:test",
+	}, secret
+}
+
+// createKey stores a new key and returns it with its secret.
+func createKey(tb testing.TB, s gatehouse.KeyStore, name string, validUntil *time.Time) (*gatehouse.APIKey, gatehouse.Secret) {
+	tb.Helper()
+	k, secret := newKey(name, validUntil)
+	if err := s.CreateKey(context.Background(), k); err != nil {
+		tb.Fatalf("CreateKey(%q) = %v", name, err)
+	}
+	return k, secret
+}
+
+// clock is a settable clock for Options.Now.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock {
+	return &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(tb testing.TB, within time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.After(within)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			tb.Fatalf("%s: not within %v", what, within)
+		}
+	}
+}
+
+// waitDone waits for ctx to end, failing tb after within.
+func waitDone(tb testing.TB, ctx context.Context, within time.Duration, what string) {
+	tb.Helper()
+	select {
+	case <-ctx.Done():
+	case <-time.After(within):
+		tb.Fatalf("%s: context not cancelled within %v", what, within)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

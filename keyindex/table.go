@@ -1,0 +1,133 @@
+package keyindex
+
+import (
+	"maps"
+
+	"gatehouse"
+)
+
+// shards is the number of parts each map of a table is cut into, so that
+// a change copies 1/shards of the keys instead of all of them.
+const shards = 256
+
+// table is an immutable snapshot of every key. Readers load it through an
+// atomic pointer and never lock; a writer builds a new table that shares
+// every shard it did not touch with the old one (copy-on-write per shard).
+type table struct {
+	byDigest [shards]map[gatehouse.Digest]*gatehouse.APIKey
+	byID     [shards]map[string]*gatehouse.APIKey
+	n        int
+}
+
+// digestShard picks a digest's shard: a SHA-256 digest is uniform already.
+func digestShard(d *gatehouse.Digest) int { return int(d[0]) }
+
+// idShard picks an ID's shard with FNV-1a, without allocating.
+func idShard(id string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(id); i++ {
+		h ^= uint32(id[i])
+		h *= 16777619
+	}
+	return int(h % shards)
+}
+
+// newTable returns a table holding keys. A later key with the same ID or
+// digest replaces an earlier one.
+func newTable(keys []*gatehouse.APIKey) *table {
+	t := &table{}
+	per := len(keys)/shards + 1
+	for i := range shards {
+		t.byDigest[i] = make(map[gatehouse.Digest]*gatehouse.APIKey, per)
+		t.byID[i] = make(map[string]*gatehouse.APIKey, per)
+	}
+	for _, k := range keys {
+		if old, ok := t.byID[idShard(k.ID)][k.ID]; ok {
+			delete(t.byDigest[digestShard(&old.Digest)], old.Digest)
+			t.n--
+		}
+		if old, ok := t.byDigest[digestShard(&k.Digest)][k.Digest]; ok {
+			delete(t.byID[idShard(old.ID)], old.ID)
+			t.n--
+		}
+		t.byDigest[digestShard(&k.Digest)][k.Digest] = k
+		t.byID[idShard(k.ID)][k.ID] = k
+		t.n++
+	}
+	return t
+}
+
+func (t *table) lookup(d *gatehouse.Digest) (*gatehouse.APIKey, bool) {
+	k, ok := t.byDigest[digestShard(d)][*d]
+	return k, ok
+}
+
+func (t *table) get(id string) (*gatehouse.APIKey, bool) {
+	k, ok := t.byID[idShard(id)][id]
+	return k, ok
+}
+
+// each calls fn for every key until fn returns false.
+func (t *table) each(fn func(*gatehouse.APIKey) bool) {
+	for _, m := range t.byID {
+		for _, k := range m {
+			if !fn(k) {
+				return
+			}
+		}
+	}
+}
+
+// edit is a batch of changes to a table: the shards it touched are copies,
+// the others are shared with the table it started from.
+type edit struct {
+	t          *table
+	digestCopy [shards]bool
+	idCopy     [shards]bool
+}
+
+func (t *table) edit() *edit {
+	nt := *t
+	return &edit{t: &nt}
+}
+
+func (e *edit) digestShard(d *gatehouse.Digest) map[gatehouse.Digest]*gatehouse.APIKey {
+	i := digestShard(d)
+	if !e.digestCopy[i] {
+		e.t.byDigest[i] = maps.Clone(e.t.byDigest[i])
+		e.digestCopy[i] = true
+	}
+	return e.t.byDigest[i]
+}
+
+func (e *edit) idShard(id string) map[string]*gatehouse.APIKey {
+	i := idShard(id)
+	if !e.idCopy[i] {
+		e.t.byID[i] = maps.Clone(e.t.byID[i])
+		e.idCopy[i] = true
+	}
+	return e.t.byID[i]
+}
+
+// remove deletes the key with the ID and reports whether there was one.
+func (e *edit) remove(id string) bool {
+	old, ok := e.t.get(id)
+	if !ok {
+		return false
+	}
+	delete(e.idShard(id), id)
+	delete(e.digestShard(&old.Digest), old.Digest)
+	e.t.n--
+	return true
+}
+
+// put adds k, or replaces the key with its ID.
+func (e *edit) put(k *gatehouse.APIKey) {
+	e.remove(k.ID)
+	if other, ok := e.t.lookup(&k.Digest); ok {
+		e.remove(other.ID) // a digest belongs to one key
+	}
+	e.idShard(k.ID)[k.ID] = k
+	e.digestShard(&k.Digest)[k.Digest] = k
+	e.t.n++
+}
