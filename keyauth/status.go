@@ -1,0 +1,81 @@
+// Package keyauth is the API key check: from the presented X-API-Key
+// values, the scope a route needs and the access a method needs, to a
+// verdict. Failed checks are Status values, not errors; net/http appears
+// only in the thin adapter (WriteRejection, SetRateHeaders).
+package keyauth
+
+import (
+	"net/http"
+
+	"gatehouse"
+)
+
+// Header is the one header a key is read from.
+const Header = "X-API-Key"
+
+// Status is the outcome of a key check.
+type Status uint8
+
+// Outcomes, in the order the checks run.
+const (
+	StatusValid Status = iota
+	StatusMissing
+	StatusInvalid
+	StatusExpired
+	StatusInsufficientScope
+	StatusRateLimited
+	StatusUnavailable
+)
+
+// Code returns the contract's error.code of a rejection ("" for valid).
+func (s Status) Code() string {
+	switch s {
+	case StatusMissing:
+		return gatehouse.EMissingKey
+	case StatusInvalid:
+		return gatehouse.EInvalidKey
+	case StatusExpired:
+		return gatehouse.EKeyExpired
+	case StatusInsufficientScope:
+		return gatehouse.EInsufficientScope
+	case StatusRateLimited:
+		return gatehouse.ERateLimited
+	case StatusUnavailable:
+		return gatehouse.EUnavailable
+	}
+	return ""
+}
+
+// HTTPStatus returns the HTTP status of the outcome.
+func (s Status) HTTPStatus() int {
+	switch s {
+	case StatusMissing, StatusInvalid, StatusExpired:
+		return http.StatusUnauthorized
+	case StatusInsufficientScope:
+		return http.StatusForbidden
+	case StatusRateLimited:
+		return http.StatusTooManyRequests
+	case StatusUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusOK
+}
+
+// message is the human message of a rejection. It never names the key.
+func (s Status) message() string {
+	switch s {
+	case StatusMissing:
+		return "This endpoint needs an API key in the X-API-Key header."
+	case StatusInvalid:
+		return "The API key is not valid."
+	case StatusExpired:
+		return "The API key has expired; an administrator can renew it."
+	case StatusInsufficientScope:
+		return "The API key is not allowed this endpoint with this method."
+	case StatusRateLimited:
+		return "The API key's rate limit is exceeded; retry later."
+	case StatusUnavailable:
+		return "The gateway cannot check keys right now; retry later."
+	}
+	return ""
+}

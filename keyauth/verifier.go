@@ -1,0 +1,145 @@
+package keyauth
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"gatehouse"
+)
+
+// Index finds keys by digest without I/O (keyindex.Index).
+type Index interface {
+	Lookup(d gatehouse.Digest) (*gatehouse.APIKey, bool)
+	// Usable reports whether the index is fresh enough to trust.
+	Usable(now time.Time) bool
+}
+
+// Limiter decides whether a key may make one more request
+// (ratelimit.Limiter).
+type Limiter interface {
+	Allow(ctx context.Context, key string, limit gatehouse.RateLimit, now time.Time) (gatehouse.RateDecision, error)
+}
+
+// UsageRecorder counts accepted requests (usage.Recorder).
+type UsageRecorder interface {
+	Record(keyID string, now time.Time)
+}
+
+// Verdict is the result of a check.
+type Verdict struct {
+	Status Status
+	// Key is the key presented, when it was found (also when a later check
+	// refused it).
+	Key *gatehouse.APIKey
+	// Rate is the rate limiter's decision, when a limit applies.
+	Rate gatehouse.RateDecision
+	// Limited is true when a rate limit applied to the request.
+	Limited bool
+}
+
+// OK reports whether the request may proceed.
+func (v Verdict) OK() bool { return v.Status == StatusValid }
+
+// Verifier checks keys. Its zero value is not usable: Index is required.
+type Verifier struct {
+	// Index holds the keys. Required.
+	Index Index
+	// Limiter enforces rate limits. If nil, there are none.
+	Limiter Limiter
+	// DefaultLimit applies to keys without their own. Zero means none.
+	DefaultLimit gatehouse.RateLimit
+	// Usage counts accepted requests. If nil, nothing is counted.
+	Usage UsageRecorder
+	// Now returns the current time. If nil, time.Now is used.
+	Now func() time.Time
+	// Registerer receives gatehouse_keyauth_rejections_total. If nil,
+	// nothing is registered.
+	Registerer prometheus.Registerer
+
+	rejections *prometheus.CounterVec
+}
+
+// Init registers the metrics. Call it once before the first Check when a
+// Registerer is set.
+func (v *Verifier) Init() error {
+	if v.Registerer == nil {
+		return nil
+	}
+	v.rejections = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_keyauth_rejections_total",
+		Help: "Requests refused by the key check, by reason (the error code).",
+	}, []string{"reason"})
+	for _, s := range []Status{StatusMissing, StatusInvalid, StatusExpired, StatusInsufficientScope, StatusRateLimited, StatusUnavailable} {
+		v.rejections.WithLabelValues(s.Code())
+	}
+	return v.Registerer.Register(v.rejections)
+}
+
+// Check runs the checks in the contract's order: missing, invalid (more
+// than one value, malformed or bad checksum, unknown), expired, scope, rate
+// limit. presented is every value of the X-API-Key header; an empty value
+// counts as invalid, not missing, since the header was sent. The time is
+// captured once. Only a valid request is counted as usage.
+func (v *Verifier) Check(ctx context.Context, presented []string, scope string, need gatehouse.Access) Verdict {
+	now := v.now()
+	verdict := v.check(ctx, presented, scope, need, now)
+	if verdict.Status == StatusValid {
+		if v.Usage != nil {
+			v.Usage.Record(verdict.Key.ID, now)
+		}
+	} else if v.rejections != nil {
+		v.rejections.WithLabelValues(verdict.Status.Code()).Inc()
+	}
+	return verdict
+}
+
+func (v *Verifier) check(ctx context.Context, presented []string, scope string, need gatehouse.Access, now time.Time) Verdict {
+	if len(presented) == 0 {
+		return Verdict{Status: StatusMissing}
+	}
+	if len(presented) > 1 {
+		return Verdict{Status: StatusInvalid}
+	}
+	secret, ok := gatehouse.ParseSecret(presented[0])
+	if !ok {
+		return Verdict{Status: StatusInvalid}
+	}
+	if !v.Index.Usable(now) {
+		return Verdict{Status: StatusUnavailable}
+	}
+	d := secret.Digest()
+	k, ok := v.Index.Lookup(d)
+	if !ok || !k.Digest.Equal(d) {
+		return Verdict{Status: StatusInvalid}
+	}
+	if k.Expired(now) {
+		return Verdict{Status: StatusExpired, Key: k}
+	}
+	if !k.Scopes.Allows(scope, need) {
+		return Verdict{Status: StatusInsufficientScope, Key: k}
+	}
+	limit := k.RateLimit
+	if limit.IsZero() {
+		limit = v.DefaultLimit
+	}
+	if v.Limiter == nil || limit.IsZero() {
+		return Verdict{Status: StatusValid, Key: k}
+	}
+	dec, err := v.Limiter.Allow(ctx, k.ID, limit, now)
+	if err != nil {
+		return Verdict{Status: StatusUnavailable, Key: k}
+	}
+	if !dec.Allowed {
+		return Verdict{Status: StatusRateLimited, Key: k, Rate: dec, Limited: true}
+	}
+	return Verdict{Status: StatusValid, Key: k, Rate: dec, Limited: true}
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}

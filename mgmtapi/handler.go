@@ -1,0 +1,187 @@
+// Package mgmtapi serves the management API of API keys
+// (/api/v2/api-keys) and its OpenAPI description (/openapi.json).
+//
+// It is a thin HTTP layer over keys.Service: it authenticates the caller
+// (a Settings UI session, or an X-API-Key holding api-keys scopes), decodes
+// request bodies strictly, and maps error codes to statuses in one place
+// (errors.go).
+package mgmtapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"gatehouse"
+	"gatehouse/jsonerr"
+	"gatehouse/keyauth"
+	"gatehouse/keys"
+)
+
+// DefaultMaxBodyBytes is the largest request body accepted when
+// Handler.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 64 << 10
+
+// Handler serves /api/v2/api-keys and the paths below it. Every request,
+// whatever its path or method, is authenticated before it is routed, so
+// that nothing of the API answers a caller without api-keys scopes.
+type Handler struct {
+	// Keys creates, lists, reveals, renews and deletes keys. Required.
+	Keys *keys.Service
+
+	// Verifier checks the X-API-Key of a request for the scope
+	// gatehouse.ScopeAPIKeys at the access its method needs (read for
+	// GET and HEAD, write otherwise), and its rate limit. A verdict other
+	// than keyauth.StatusValid is answered by keyauth.WriteRejection.
+	// If nil, API keys are not accepted: a request that no session
+	// authenticates is answered 401 missing_key or invalid_key.
+	Verifier interface {
+		Check(ctx context.Context, presented []string, scope string, need gatehouse.Access) keyauth.Verdict
+	}
+
+	// Session, if not nil, authenticates a Settings UI session. It is
+	// asked only when the request has no X-API-Key header. ok false
+	// means there is no session, and the key check decides (so 401
+	// missing_key); a non-nil err (a *gatehouse.Error, e.g. a bad CSRF
+	// token on a state-changing request) is answered as it is. If nil,
+	// only API keys are accepted.
+	Session func(r *http.Request) (user string, ok bool, err error)
+
+	// Now returns the current time, read once per request (for the
+	// "expired" flag of the answers). If nil, time.Now is used.
+	Now func() time.Time
+
+	// Logger receives internal and store errors (never a key). If nil,
+	// logs are discarded.
+	Logger *slog.Logger
+
+	// MaxBodyBytes limits request bodies; a larger one is answered 413.
+	// If zero, DefaultMaxBodyBytes is used.
+	MaxBodyBytes int64
+}
+
+// call is what a route's function learns about the request beyond the
+// request itself.
+type call struct {
+	// id is the {id} path segment, checked by validID; "" on the
+	// collection.
+	id string
+	// actor is who makes the call, for the audit log: "admin:<user>" or
+	// "key:<id>".
+	actor string
+	// now is the time of the request.
+	now time.Time
+}
+
+// ServeHTTP authenticates the request, routes it, and answers.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	info := gatehouse.RequestInfoFromContext(r.Context())
+	info.Route = "mgmt"
+
+	actor, ok := h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	rt, id, found := match(r.URL.EscapedPath())
+	if !found {
+		h.fail(w, r, gatehouse.Errorf(gatehouse.ENotFound, "No management API resource has this path."))
+		return
+	}
+	serve := rt.lookup(r.Method)
+	if serve == nil {
+		hdr.Set("Allow", rt.allow())
+		h.fail(w, r, gatehouse.Errorf(gatehouse.EMethodNotAllowed, "%s is not allowed here; allowed: %s.", r.Method, rt.allow()))
+		return
+	}
+	if rt.hasID() && !validID(id) {
+		// Not a key ID that the service could have made: no store lookup.
+		h.fail(w, r, gatehouse.Errorf(gatehouse.ENotFound, "No key has this ID."))
+		return
+	}
+	if err := serve(h, w, r, &call{id: id, actor: actor, now: h.now()}); err != nil {
+		h.fail(w, r, err)
+	}
+}
+
+// authenticate finds who makes the request. When it reports false it has
+// answered already.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (actor string, ok bool) {
+	presented := r.Header.Values(keyauth.Header)
+	if len(presented) == 0 && h.Session != nil {
+		user, ok, err := h.Session(r)
+		if err != nil {
+			h.fail(w, r, err)
+			return "", false
+		}
+		if ok {
+			return "admin:" + user, true
+		}
+	}
+	if h.Verifier == nil {
+		if len(presented) == 0 {
+			h.fail(w, r, gatehouse.Errorf(gatehouse.EMissingKey, "Sign in or send an API key in the X-API-Key header."))
+		} else {
+			h.fail(w, r, gatehouse.Errorf(gatehouse.EInvalidKey, "API keys are not accepted here."))
+		}
+		return "", false
+	}
+	v := h.Verifier.Check(r.Context(), presented, gatehouse.ScopeAPIKeys, gatehouse.MethodAccess(r.Method))
+	info := gatehouse.RequestInfoFromContext(r.Context())
+	if v.Key != nil {
+		info.KeyID = v.Key.ID
+	}
+	if v.Status != keyauth.StatusValid {
+		info.Outcome = v.Status.Code()
+		keyauth.WriteRejection(w, v)
+		return "", false
+	}
+	if v.Key == nil {
+		h.fail(w, r, errors.New("key check: valid verdict without a key"))
+		return "", false
+	}
+	keyauth.SetRateHeaders(w.Header(), v)
+	return "key:" + v.Key.ID, true
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger != nil {
+		return h.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (h *Handler) maxBody() int64 {
+	if h.MaxBodyBytes > 0 {
+		return h.MaxBodyBytes
+	}
+	return DefaultMaxBodyBytes
+}
+
+// fail answers err in the contract's JSON error shape.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := gatehouse.ErrorCode(err)
+	status := statusOf(code)
+	switch {
+	case status >= 500 && code == gatehouse.EInternal:
+		// The route pattern, not the path: a path may hold anything.
+		h.logger().ErrorContext(r.Context(), "management api: internal error",
+			"method", r.Method, "route", routeName(r.URL.EscapedPath()), "err", err)
+	case status >= 500:
+		h.logger().WarnContext(r.Context(), "management api: error",
+			"method", r.Method, "route", routeName(r.URL.EscapedPath()), "code", code, "err", err)
+	}
+	gatehouse.RequestInfoFromContext(r.Context()).Outcome = code
+	jsonerr.Write(w, status, code, gatehouse.ErrorMessage(err))
+}
