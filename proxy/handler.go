@@ -1,0 +1,271 @@
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"gatehouse"
+	"gatehouse/jsonerr"
+	"gatehouse/keyauth"
+)
+
+// Verifier checks the key of a request (keyauth.Verifier).
+type Verifier interface {
+	Check(ctx context.Context, presented []string, scope string, need gatehouse.Access) keyauth.Verdict
+}
+
+// Handler is the data plane. It runs the contract's checks in order (path,
+// route, key, scope, rate) and forwards what passes. Fields must be set
+// before the first request; Init must be called once.
+type Handler struct {
+	// Table holds the routes. Required.
+	Table *Table
+	// Verifier checks keys. Required unless every route is public.
+	Verifier Verifier
+	// Watch, if set, returns a context that is cancelled when the key is
+	// deleted or expires, so that long-lived connections (websockets,
+	// streams) opened with it are closed.
+	Watch func(ctx context.Context, keyID string) (context.Context, context.CancelFunc)
+	// Transport reaches the upstreams. If nil, a transport with the
+	// timeouts of NewTransport is used.
+	Transport http.RoundTripper
+	// Logger receives upstream errors. If nil, they are discarded.
+	Logger *slog.Logger
+	// Registerer receives gatehouse_proxy_upstream_duration_seconds. If
+	// nil, nothing is registered.
+	Registerer prometheus.Registerer
+
+	proxy    *httputil.ReverseProxy
+	duration *prometheus.HistogramVec
+}
+
+// NewTransport returns the transport used to reach upstreams: bounded dial
+// and TLS handshake times, and enough idle connections per upstream that a
+// busy gateway does not redial.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                  nil, // never an environment proxy
+		DialContext:            (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:    10 * time.Second,
+		MaxIdleConns:           1024,
+		MaxIdleConnsPerHost:    256,
+		IdleConnTimeout:        90 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 1 << 20,
+	}
+}
+
+// Init prepares the handler and registers its metrics.
+func (h *Handler) Init() error {
+	if h.Transport == nil {
+		h.Transport = NewTransport()
+	}
+	if h.Logger == nil {
+		h.Logger = slog.New(slog.DiscardHandler)
+	}
+	h.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "gatehouse_proxy_upstream_duration_seconds",
+		Help:    "Time from forwarding a request to the upstream's response headers, by route.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"route"})
+	if h.Registerer != nil {
+		if err := h.Registerer.Register(h.duration); err != nil {
+			return err
+		}
+	}
+	h.proxy = &httputil.ReverseProxy{
+		Rewrite:        h.rewrite,
+		Transport:      h.Transport,
+		ModifyResponse: h.modifyResponse,
+		ErrorHandler:   h.errorHandler,
+		ErrorLog:       slog.NewLogLogger(h.Logger.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// forward is what the handler learned about a request, for the proxy's
+// hooks.
+type forward struct {
+	route    *Route
+	key      *gatehouse.APIKey
+	path     string // the decoded path that was authorised
+	start    time.Time
+	timedOut atomic.Bool
+	timer    *time.Timer
+	revoked  context.Context // the key's watch context, if any
+}
+
+type forwardKey struct{}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	info := gatehouse.RequestInfoFromContext(r.Context())
+	if !CheckPath(r) {
+		fail(w, info, http.StatusBadRequest, gatehouse.EBadPath, "The path holds dot segments, an empty segment or an encoded separator.")
+		return
+	}
+	route, ok := h.Table.Match(r.URL.Path)
+	if !ok {
+		fail(w, info, http.StatusNotFound, gatehouse.ENoRoute, "No route matches this path.")
+		return
+	}
+	info.Route = route.Name
+	fw := &forward{route: route, path: r.URL.Path}
+	ctx := r.Context()
+	if !route.Public {
+		v := h.Verifier.Check(ctx, r.Header.Values(keyauth.Header), route.Scope, gatehouse.MethodAccess(r.Method))
+		if v.Key != nil {
+			info.KeyID = v.Key.ID
+		}
+		if !v.OK() {
+			info.Outcome = v.Status.Code()
+			keyauth.WriteRejection(w, v)
+			return
+		}
+		keyauth.SetRateHeaders(w.Header(), v)
+		fw.key = v.Key
+		if h.Watch != nil {
+			var cancel context.CancelFunc
+			ctx, cancel = h.Watch(ctx, v.Key.ID)
+			defer cancel()
+			fw.revoked = ctx
+		}
+	}
+	stripUpgrade(r.Header, route.WebSocket)
+
+	// The route's timeout bounds the wait for response headers only, so
+	// that an established websocket or stream is not cut by it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fw.timer = time.AfterFunc(route.Timeout, func() { fw.timedOut.Store(true); cancel() })
+	defer fw.timer.Stop()
+	fw.start = time.Now()
+	h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, forwardKey{}, fw)))
+}
+
+func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
+	fw := pr.In.Context().Value(forwardKey{}).(*forward)
+	pr.SetURL(fw.route.Upstream)
+	// Forward exactly the authorised path, canonically escaped: the raw
+	// form was checked, and no encoded separator or dot can be in it.
+	pr.Out.URL.Path = fw.route.upstreamPath(fw.path)
+	pr.Out.URL.RawPath = ""
+	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
+
+	hd := pr.Out.Header
+	hd.Del(keyauth.Header)
+	for name := range hd {
+		if strings.HasPrefix(name, "X-Gatehouse-") {
+			delete(hd, name)
+		}
+	}
+	if fw.key != nil {
+		hd.Set("X-Gatehouse-Key-Id", fw.key.ID)
+		hd.Set("X-Gatehouse-Key-Name", headerText(fw.key.Name))
+	}
+	if hd.Get("X-Request-Id") == "" {
+		hd.Set("X-Request-Id", gatehouse.RequestInfoFromContext(pr.In.Context()).RequestID)
+		if hd.Get("X-Request-Id") == "" {
+			hd.Set("X-Request-Id", newID())
+		}
+	}
+	pr.SetXForwarded()
+}
+
+func (h *Handler) modifyResponse(resp *http.Response) error {
+	fw := resp.Request.Context().Value(forwardKey{}).(*forward)
+	fw.timer.Stop()
+	h.duration.WithLabelValues(fw.route.Name).Observe(time.Since(fw.start).Seconds())
+	// The upstream cannot set the gateway's identity headers on the answer.
+	resp.Header.Del(keyauth.Header)
+	return nil
+}
+
+func (h *Handler) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	fw := r.Context().Value(forwardKey{}).(*forward)
+	info := gatehouse.RequestInfoFromContext(r.Context())
+	h.duration.WithLabelValues(fw.route.Name).Observe(time.Since(fw.start).Seconds())
+	switch {
+	case fw.timedOut.Load() || isTimeout(err):
+		fail(w, info, http.StatusGatewayTimeout, gatehouse.EUpstreamTimeout, "The upstream did not answer in time.")
+	case fw.revoked != nil && fw.revoked.Err() != nil && context.Cause(fw.revoked) != context.Canceled:
+		fail(w, info, http.StatusUnauthorized, gatehouse.EInvalidKey, "The API key was deleted or expired.")
+	case errors.Is(err, context.Canceled):
+		// The client went away: nobody to answer (logged as 499).
+		info.Outcome = "client_closed"
+		w.WriteHeader(499)
+	default:
+		h.Logger.Warn("upstream unavailable", "route", fw.route.Name, "err", err)
+		fail(w, info, http.StatusBadGateway, gatehouse.EUpstreamDown, "The upstream could not be reached.")
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+func fail(w http.ResponseWriter, info *gatehouse.RequestInfo, status int, code, msg string) {
+	info.Outcome = code
+	jsonerr.Write(w, status, code, msg)
+}
+
+// stripUpgrade removes an Upgrade the route does not allow: only
+// "websocket", and only on websocket routes, is ever forwarded (Go's proxy
+// would otherwise forward h2c and any other protocol).
+func stripUpgrade(h http.Header, websocket bool) {
+	up := h.Get("Upgrade")
+	if up == "" && h.Get("Connection") == "" {
+		return
+	}
+	if websocket && strings.EqualFold(strings.TrimSpace(up), "websocket") && len(h.Values("Upgrade")) == 1 {
+		return
+	}
+	h.Del("Upgrade")
+	h.Del("HTTP2-Settings")
+	var keep []string
+	for _, v := range h.Values("Connection") {
+		for _, tok := range strings.Split(v, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" && !strings.EqualFold(tok, "upgrade") && !strings.EqualFold(tok, "HTTP2-Settings") {
+				keep = append(keep, tok)
+			}
+		}
+	}
+	h.Del("Connection")
+	if len(keep) > 0 {
+		h.Set("Connection", strings.Join(keep, ", "))
+	}
+}
+
+// headerText returns s as a header value: as is when it is printable
+// ASCII, else RFC 2047 encoded (=?utf-8?q?...?=).
+func headerText(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return mime.QEncoding.Encode("utf-8", s)
+		}
+	}
+	return s
+}
+
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	const hex = "0123456789abcdef"
+	out := make([]byte, 32)
+	for i, c := range b {
+		out[2*i], out[2*i+1] = hex[c>>4], hex[c&15]
+	}
+	return string(out)
+}
