@@ -59,7 +59,9 @@ func (r *recorder) all() []seen {
 }
 
 // index is a map-backed keyauth.Index (the index has its own tests).
-type index struct{ keys map[gatehouse.Digest]*gatehouse.APIKey }
+type index struct {
+	keys map[gatehouse.Digest]*gatehouse.APIKey
+}
 
 func (x *index) Lookup(d gatehouse.Digest) (*gatehouse.APIKey, bool) {
 	k, ok := x.keys[d]
