@@ -1,0 +1,32 @@
+# Gatehouse. `make test` is the test command of the README and of CI.
+GO        ?= go
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: all build test lint fuzz bench run clean
+
+all: build
+
+build:
+	$(GO) build -o bin/gatehouse ./cmd/gatehouse
+
+## test: every test, with the race detector. PostgreSQL, Redis and browser
+## tests skip with a message unless GATEHOUSE_TEST_POSTGRES,
+## GATEHOUSE_TEST_REDIS and GATEHOUSE_TEST_BROWSER are set (.ci/run sets them).
+test:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+lint:
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+## bench: the key-verification and proxy benchmarks.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./keyindex ./keyauth ./proxy .
+
+## run: the gateway on the embedded default with the demo API.
+run:
+	$(GO) run ./cmd/gatehouse serve --demo
+
+clean:
+	rm -rf bin

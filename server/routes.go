@@ -1,0 +1,163 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"gatehouse"
+	"gatehouse/jsonerr"
+	"gatehouse/mgmtapi"
+	"gatehouse/proxy"
+)
+
+// routes assembles the one handler: the gateway's own endpoints first (never
+// proxied), then the data plane, all behind the access log.
+func (s *Server) routes(dataPlane http.Handler, mgmt *mgmtapi.Handler, ui http.Handler) http.Handler {
+	own := http.NewServeMux()
+	own.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	own.HandleFunc("GET /readyz", s.readyz)
+	own.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{ErrorLog: nil}))
+	own.Handle("/openapi.json", mgmt.OpenAPIHandler())
+	own.Handle("/api/v2/api-keys", mgmt)
+	own.Handle("/api/v2/api-keys/", mgmt)
+	own.Handle("/login", ui)
+	own.Handle("/logout", ui)
+	own.Handle("/settings", ui)
+	own.Handle("/settings/", ui)
+	own.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		gatehouse.RequestInfoFromContext(r.Context()).Outcome = gatehouse.ENoRoute
+		jsonerr.Write(w, http.StatusNotFound, gatehouse.ENoRoute, "No route matches this path.")
+	})
+
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := gatehouse.RequestInfoFromContext(r.Context())
+		if !proxy.CheckPath(r) {
+			info.Outcome = gatehouse.EBadPath
+			jsonerr.Write(w, http.StatusBadRequest, gatehouse.EBadPath, "The path holds dot segments, an empty segment or an encoded separator.")
+			return
+		}
+		if r.URL.Path == "/" && r.Method == http.MethodGet {
+			http.Redirect(w, r, "/settings/api-keys", http.StatusSeeOther)
+			return
+		}
+		if ownPath(r.URL.Path) {
+			info.Route = "gatehouse"
+			own.ServeHTTP(w, r)
+			return
+		}
+		dataPlane.ServeHTTP(w, r)
+	})
+	return s.accessLog(h)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.Ready(r.Context()); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(map[string]string{"status": "unavailable", "store": "unreachable"})
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]string{"status": "ready"})
+}
+
+// validRequestID accepts client request IDs that are safe to log and pass on.
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// keyShape finds anything that looks like an API key, so that a key pasted
+// into a path by mistake never reaches the log.
+var keyShape = regexp.MustCompile(`gth_[0-9A-Za-z]{4,}`)
+
+// accessLog writes one log line per request and sets X-Request-Id.
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID.MatchString(id) {
+			id = newRequestID()
+			r.Header.Set("X-Request-Id", id)
+		}
+		w.Header().Set("X-Request-Id", id)
+		info := &gatehouse.RequestInfo{RequestID: id}
+		r = r.WithContext(gatehouse.NewContextWithRequestInfo(r.Context(), info))
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			outcome := info.Outcome
+			if outcome == "" {
+				outcome = "ok"
+			}
+			route := info.Route
+			if route == "" {
+				route = "none"
+			}
+			s.requests.WithLabelValues(route, strconv.Itoa(rec.status), outcome).Inc()
+			s.log.LogAttrs(r.Context(), levelFor(rec.status), "request",
+				slog.String("request_id", id),
+				slog.String("method", r.Method),
+				// Never the query string: a client may put anything there.
+				slog.String("path", keyShape.ReplaceAllString(r.URL.EscapedPath(), "gth_[REDACTED]")),
+				slog.Int("status", rec.status),
+				slog.Int64("bytes", rec.bytes),
+				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+				slog.String("route", info.Route),
+				slog.String("key_id", info.KeyID),
+				slog.String("outcome", outcome),
+				slog.String("remote", r.RemoteAddr),
+			)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+func newRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	const hex = "0123456789abcdef"
+	out := make([]byte, 32)
+	for i, c := range b {
+		out[2*i], out[2*i+1] = hex[c>>4], hex[c&15]
+	}
+	return string(out)
+}
+
+// recorder remembers the status and size of a response. Unwrap lets
+// http.ResponseController reach Flush and Hijack of the writer beneath.
+type recorder struct {
+	http.ResponseWriter
+	status      int
+	bytes       int64
+	wroteHeader bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wroteHeader && code >= 200 {
+		r.status, r.wroteHeader = code, true
+	} else if code == http.StatusSwitchingProtocols {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wroteHeader = true
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Flush passes a flush on, for streamed responses.
+func (r *recorder) Flush() {
+	http.NewResponseController(r.ResponseWriter).Flush()
+}

@@ -1,0 +1,297 @@
+// Package server wires a whole gateway from a config: the store, the key
+// index, rate limits, usage, the data plane, the management API, the
+// Settings UI, health and metrics, on one listener. cmd/gatehouse runs it;
+// end-to-end tests build it the same way.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"gatehouse"
+	"gatehouse/config"
+	"gatehouse/keyauth"
+	"gatehouse/keyindex"
+	"gatehouse/keys"
+	"gatehouse/mgmtapi"
+	"gatehouse/postgres"
+	"gatehouse/proxy"
+	"gatehouse/ratelimit"
+	"gatehouse/usage"
+)
+
+// Options are what a Server takes beyond the config.
+type Options struct {
+	// Logger receives the access log and operational messages. If nil,
+	// logs are discarded.
+	Logger *slog.Logger
+	// Now returns the current time. If nil, time.Now is used.
+	Now func() time.Time
+	// AdminPassword, when set and no admin user exists, creates user
+	// "admin" with it (GATEHOUSE_ADMIN_PASSWORD).
+	AdminPassword string
+}
+
+// Server is a gateway assembled from a config.
+type Server struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	now      func() time.Time
+	store    gatehouse.KeyStore
+	keys     *keys.Service
+	index    *keyindex.Index
+	usage    *usage.Recorder
+	redis    *redis.Client
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	handler  http.Handler
+
+	closeOnce sync.Once
+}
+
+// Open builds a Server: it opens the store, loads the master key and every
+// key into the index, and assembles the handler. Close releases what Open
+// acquired, also after a failed Open.
+func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err error) {
+	s = &Server{cfg: cfg, log: opts.Logger, now: opts.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	defer func() {
+		if err != nil {
+			s.Close()
+			s = nil
+		}
+	}()
+
+	if s.store, err = OpenStore(ctx, cfg.Storage); err != nil {
+		return nil, err
+	}
+	if pg, ok := s.store.(*postgres.Store); ok {
+		pg.Logger = s.log
+	}
+	master, err := keys.LoadMasterKey(cfg.SecretKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := gatehouse.NewSealer(master)
+	if err != nil {
+		return nil, err
+	}
+
+	s.registry = prometheus.NewRegistry()
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_proxy_requests_total",
+		Help: "Requests answered, by route (or gatehouse endpoint), HTTP status and outcome (ok or the error code).",
+	}, []string{"route", "status", "outcome"})
+	s.registry.MustRegister(s.requests, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	s.index = keyindex.New(s.store, keyindex.Options{
+		Logger:     s.log,
+		MaxStale:   time.Duration(cfg.StoreOutageGrace),
+		Now:        s.now,
+		Registerer: s.registry,
+	})
+	if err := s.index.Load(ctx); err != nil {
+		return nil, fmt.Errorf("load keys: %w", err)
+	}
+
+	scopes := map[string]bool{}
+	for _, n := range cfg.ScopeNames() {
+		scopes[n] = true
+	}
+	s.keys = &keys.Service{
+		Store:      s.store,
+		Sealer:     sealer,
+		Now:        s.now,
+		KnownScope: func(name string) bool { return scopes[name] },
+		Changed: func(ctx context.Context) {
+			if err := s.index.Sync(ctx); err != nil {
+				s.log.Warn("sync key index after a change", "err", err)
+			}
+		},
+	}
+
+	var limiter ratelimit.Limiter = ratelimit.NewLocal()
+	if cfg.Redis != "" {
+		ropts, err := redis.ParseURL(cfg.Redis)
+		if err != nil {
+			return nil, fmt.Errorf("config: redis: %w", err)
+		}
+		ropts.DialTimeout, ropts.ReadTimeout, ropts.WriteTimeout = 2*time.Second, 500*time.Millisecond, 500*time.Millisecond
+		s.redis = redis.NewClient(ropts)
+		limiter = ratelimit.NewFallback(ratelimit.NewRedis(s.redis, "gatehouse:rl:"), limiter, s.log, s.registry)
+	}
+	s.usage = usage.New(s.store, usage.Options{Logger: s.log})
+
+	verifier := &keyauth.Verifier{
+		Index:        s.index,
+		Limiter:      limiter,
+		DefaultLimit: cfg.DefaultRateLimit,
+		Usage:        s.usage,
+		Now:          s.now,
+		Registerer:   s.registry,
+	}
+
+	routes := make([]proxy.Route, len(cfg.Routes))
+	for i, r := range cfg.Routes {
+		routes[i] = proxy.Route{
+			Name:      r.Name,
+			Path:      r.Path,
+			Upstream:  r.UpstreamURL,
+			Scope:     r.Scope,
+			Public:    r.Public,
+			Timeout:   time.Duration(r.Timeout),
+			WebSocket: r.WebSocket == nil || *r.WebSocket,
+		}
+	}
+	table, err := proxy.NewTable(routes)
+	if err != nil {
+		return nil, fmt.Errorf("config: routes: %w", err)
+	}
+	if err := verifier.Init(); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	dataPlane := &proxy.Handler{
+		Table:      table,
+		Verifier:   verifier,
+		Watch:      s.index.Watch,
+		Logger:     s.log,
+		Registerer: s.registry,
+	}
+	if err := dataPlane.Init(); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+
+	mgmt := &mgmtapi.Handler{
+		Keys:     s.keys,
+		Verifier: verifier,
+		Now:      s.now,
+		Logger:   s.log,
+	}
+
+	s.handler = s.routes(dataPlane, mgmt, http.NotFoundHandler())
+	return s, nil
+}
+
+// OpenStore opens the store named by a storage setting.
+func OpenStore(ctx context.Context, storage string) (gatehouse.KeyStore, error) {
+	return openStore(ctx, storage)
+}
+
+// Handler returns the gateway's one http.Handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Keys returns the key service (for tests and the CLI).
+func (s *Server) Keys() *keys.Service { return s.keys }
+
+// Store returns the store.
+func (s *Server) Store() gatehouse.KeyStore { return s.store }
+
+// Run runs the background work (index sync, usage flushes) until ctx is
+// done, then flushes usage a last time.
+func (s *Server) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { s.index.Run(ctx) })
+	wg.Go(func() { s.usage.Run(ctx) })
+	wg.Wait()
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.usage.Flush(fctx); err != nil {
+		s.log.Warn("flush usage at shutdown", "err", err)
+	}
+}
+
+// Serve serves on ln until ctx is done, then stops accepting connections at
+// once, lets in-flight requests finish within the shutdown timeout, and
+// returns nil after a clean shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	// Long-lived connections (websockets, streams) hang off base: cancelled
+	// when the drain is over, so none outlives the process's exit.
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: time.Duration(s.cfg.ReadHeaderTimeout),
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	bgctx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	bgDone := make(chan struct{})
+	go func() { s.Run(bgctx); close(bgDone) }()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		s.log.Info("shutting down: draining in-flight requests", "timeout", time.Duration(s.cfg.ShutdownTimeout).String())
+		sctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.ShutdownTimeout))
+		err = srv.Shutdown(sctx)
+		cancel()
+		if err != nil {
+			s.log.Warn("shutdown timeout passed with requests in flight; closing them", "err", err)
+			srv.Close()
+		}
+		cancelBase()
+		err = nil
+	}
+	stopBg()
+	<-bgDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Close releases the store and connections. It is safe after a failed Open
+// and more than once.
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		if s.redis != nil {
+			s.redis.Close()
+		}
+		if s.store != nil {
+			err = s.store.Close()
+		}
+	})
+	return err
+}
+
+// Ready reports whether the store answers.
+func (s *Server) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return s.store.Ping(ctx)
+}
+
+// ownPath reports whether p is one of the gateway's own endpoints, which
+// are never proxied. Matching ignores case so that no spelling of the
+// management API can reach an upstream.
+func ownPath(p string) bool {
+	l := strings.ToLower(p)
+	for _, own := range []string{"/healthz", "/readyz", "/metrics", "/openapi.json", "/login", "/logout", "/settings", "/api/v2/api-keys"} {
+		if l == own || strings.HasPrefix(l, own+"/") {
+			return true
+		}
+	}
+	return false
+}
