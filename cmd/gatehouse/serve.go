@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"gatehouse/config"
+	"gatehouse/demo"
+	"gatehouse/server"
+)
+
+func (a *app) serve(ctx context.Context, args []string) error {
+	fs, cfgPath := newFlags("serve")
+	withDemo := fs.Bool("demo", false, "also start the sample building API and route /api/v2/assets, /api/v2/data and /api/v2/data-listener to it")
+	logFormat := fs.String("log-format", "", "text or json (default: the config's log_format)")
+	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgPath, a.getenv)
+	if err != nil {
+		return err
+	}
+	if *logFormat != "" {
+		cfg.LogFormat = *logFormat
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("%w: --log-format must be text or json", errUsage)
+		}
+	}
+	log := a.logger(cfg.LogFormat)
+
+	if *withDemo {
+		d, err := demo.Start()
+		if err != nil {
+			return fmt.Errorf("start demo API: %w", err)
+		}
+		defer d.Close()
+		if err := addDemoRoutes(cfg, d); err != nil {
+			return err
+		}
+		log.Info("demo building API started", "url", d.URL)
+	}
+
+	s, err := server.Open(ctx, cfg, server.Options{Logger: log, AdminPassword: a.getenv("GATEHOUSE_ADMIN_PASSWORD")})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	log.Info("gatehouse listening", "url", "http://"+ln.Addr().String(), "storage", storageKind(cfg.Storage), "routes", len(cfg.Routes))
+	if *withDemo {
+		fmt.Fprintf(a.stderr, `
+Gatehouse is running on http://%[1]s with the demo building API behind it.
+  1. Create a key:   gatehouse keys create --name demo
+  2. Call the API:   curl -H "X-API-Key: <the key>" http://%[1]s/api/v2/assets
+  Settings UI:       http://%[1]s/settings/api-keys (create an admin first:
+                     gatehouse admin create-user --username admin --password-stdin)
+
+`, ln.Addr().String())
+	}
+	if err := s.Serve(ctx, ln); err != nil {
+		return err
+	}
+	log.Info("gatehouse stopped")
+	return nil
+}
+
+func (a *app) logger(format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(a.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, opts))
+}
+
+// addDemoRoutes adds the demo's routes unless the config already routes
+// their paths.
+func addDemoRoutes(cfg *config.Config, d *demo.Server) error {
+	taken := map[string]bool{}
+	for _, r := range cfg.Routes {
+		taken[r.Path] = true
+		taken["name:"+r.Name] = true
+	}
+	for _, r := range d.Routes() {
+		if taken[r[1]] || taken["name:"+r[0]] {
+			continue
+		}
+		cfg.Routes = append(cfg.Routes, config.Route{Name: r[0], Path: r[1], Upstream: r[2], Scope: r[3], Timeout: config.Duration(30 * time.Second)})
+	}
+	return cfg.Validate()
+}
+
+func storageKind(s string) string {
+	if len(s) >= 7 && s[:7] == "sqlite:" {
+		return s
+	}
+	return "postgres"
+}
