@@ -9,8 +9,8 @@ import (
 
 	"gatehouse"
 	"gatehouse/config"
-	"gatehouse/server"
 	"gatehouse/password"
+	"gatehouse/server"
 )
 
 func (a *app) adminCreateUser(ctx context.Context, args []string) error {
