@@ -101,10 +101,13 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 	s.registry.MustRegister(s.requests, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	s.index = keyindex.New(s.store, keyindex.Options{
-		Logger:     s.log,
-		MaxStale:   time.Duration(cfg.StoreOutageGrace),
-		Now:        s.now,
-		Registerer: s.registry,
+		Logger: s.log,
+		// A cheap query (one row): a key made by the CLI works within
+		// 100 ms. PostgreSQL also wakes the index at once by NOTIFY.
+		PollInterval: 100 * time.Millisecond,
+		MaxStale:     time.Duration(cfg.StoreOutageGrace),
+		Now:          s.now,
+		Registerer:   s.registry,
 	})
 	if err := s.index.Load(ctx); err != nil {
 		return nil, fmt.Errorf("load keys: %w", err)
