@@ -20,9 +20,11 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-## bench: the key-verification and proxy benchmarks.
+## bench: micro-benchmarks (key verification, proxy against a bare proxy),
+## then the load comparison and the 1,000,000-key start-up (bench/run.sh).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./keyindex ./keyauth ./proxy .
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 . ./keyindex ./keyauth ./proxy ./server
+	bash bench/run.sh
 
 ## run: the gateway on the embedded default with the demo API.
 run:

@@ -1,0 +1,287 @@
+// Command load measures Gatehouse against the baseline it must keep up
+// with. In one process it starts an upstream, a bare httputil.ReverseProxy
+// to it, and a gatehouse (SQLite store, auth, scopes and rate limits on,
+// 10,000 keys), then attacks the three in alternating rounds with vegeta and
+// prints req/s, p50 and p99 for each and the ratios. -soak runs a soak test
+// at half the measured maximum; -startup-keys measures memory per key and
+// start-up time with that many keys in the store.
+//
+// Every attack is bounded in time and targets 127.0.0.1 only.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+	_ "modernc.org/sqlite"
+
+	"gatehouse"
+	"gatehouse/config"
+	"gatehouse/keys"
+	"gatehouse/proxy"
+	"gatehouse/server"
+)
+
+func main() {
+	duration := flag.Duration("duration", 5*time.Second, "length of each attack")
+	rounds := flag.Int("rounds", 3, "alternating rounds of upstream, bare proxy, gatehouse")
+	workers := flag.Int("workers", 32, "concurrent connections of the attacker")
+	nkeys := flag.Int("keys", 10000, "keys in gatehouse's store")
+	soak := flag.Duration("soak", 0, "if set, also soak gatehouse this long at half its measured maximum rate")
+	startup := flag.Int("startup-keys", 0, "if set, only measure memory per key and start-up time with this many keys")
+	flag.Parse()
+	if err := run(*duration, *rounds, *workers, *nkeys, *soak, *startup); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+func run(duration time.Duration, rounds, workers, nkeys int, soak time.Duration, startup int) error {
+	dir, err := os.MkdirTemp("", "gatehouse-load-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	upstream := serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"id":"158","name":"AHU-1 supply fan","type":"air-handling-unit"}`))
+	}))
+	cfg := config.Default()
+	cfg.Storage = "sqlite:" + filepath.Join(dir, "gatehouse.db")
+	cfg.SecretKeyFile = filepath.Join(dir, "secret.key")
+	cfg.RateLimit = "1000000/s" // limits on, never reached
+	cfg.Routes = []config.Route{{Name: "assets", Path: "/api/v2/assets", Upstream: upstream + "/v2/assets", Scope: "assets"}}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if startup > 0 {
+		return measureStartup(ctx, cfg, startup)
+	}
+
+	target, _ := url.Parse(upstream + "/v2/assets")
+	bare := serve(&httputil.ReverseProxy{
+		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(target); pr.SetXForwarded() },
+		Transport: proxy.NewTransport(),
+	})
+
+	fmt.Printf("creating %d keys...\n", nkeys)
+	secrets, err := seedKeys(ctx, cfg, nkeys)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	gh, err := server.Open(ctx, cfg, server.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	defer gh.Close()
+	fmt.Printf("gatehouse started with %d keys in %v\n", nkeys, time.Since(start).Round(time.Millisecond))
+	go gh.Run(ctx)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go gh.Serve(ctx, ln)
+	gateway := "http://" + ln.Addr().String()
+
+	type system struct {
+		name    string
+		targets vegeta.Targeter
+		results []result
+	}
+	systems := []*system{
+		{name: "upstream", targets: fixed(upstream + "/v2/assets/158")},
+		{name: "bare proxy", targets: fixed(bare + "/api/v2/assets/158")},
+		{name: "gatehouse", targets: withKeys(gateway+"/api/v2/assets/158", secrets)},
+	}
+	fmt.Printf("%d rounds × %v per system, %d workers, max rate\n", rounds, duration, workers)
+	for r := range rounds {
+		for _, s := range systems {
+			res := attack(s.targets, 0, duration, workers)
+			s.results = append(s.results, res)
+			fmt.Printf("  round %d %-10s %9.0f req/s  p50 %-9v p99 %-9v errors %d\n", r+1, s.name, res.rps, res.p50, res.p99, res.errors)
+		}
+	}
+	fmt.Println()
+	fmt.Printf("%-10s %10s %10s %10s %8s\n", "median", "req/s", "p50", "p99", "errors")
+	med := map[string]result{}
+	for _, s := range systems {
+		m := median(s.results)
+		med[s.name] = m
+		fmt.Printf("%-10s %10.0f %10v %10v %8d\n", s.name, m.rps, m.p50, m.p99, m.errors)
+	}
+	g, b := med["gatehouse"], med["bare proxy"]
+	fmt.Printf("\ngatehouse / bare proxy throughput: %.3fx   p99 difference: %v\n", g.rps/b.rps, g.p99-b.p99)
+
+	if soak > 0 {
+		rate := int(g.rps / 2)
+		fmt.Printf("\nsoak: %v at %d req/s (half the measured maximum)\n", soak, rate)
+		heap0 := heapMiB()
+		res := attack(withKeys(gateway+"/api/v2/assets/158", secrets), rate, soak, workers)
+		fmt.Printf("soak: %.0f req/s, p50 %v, p99 %v, errors %d, heap %.1f MiB → %.1f MiB\n", res.rps, res.p50, res.p99, res.errors, heap0, heapMiB())
+	}
+	return nil
+}
+
+type result struct {
+	rps      float64
+	p50, p99 time.Duration
+	errors   int
+}
+
+func attack(t vegeta.Targeter, rate int, d time.Duration, workers int) result {
+	a := vegeta.NewAttacker(vegeta.Workers(uint64(workers)), vegeta.MaxWorkers(uint64(workers)), vegeta.KeepAlive(true), vegeta.Timeout(10*time.Second))
+	var m vegeta.Metrics
+	pacer := vegeta.Rate{Freq: rate, Per: time.Second}
+	for res := range a.Attack(t, pacer, d, "load") {
+		m.Add(res)
+	}
+	m.Close()
+	errs := 0
+	for code, n := range m.StatusCodes {
+		if code != "200" {
+			errs += n
+		}
+	}
+	return result{rps: m.Throughput, p50: m.Latencies.P50, p99: m.Latencies.P99, errors: errs}
+}
+
+func median(rs []result) result {
+	by := func(less func(a, b result) bool) result {
+		c := append([]result(nil), rs...)
+		sort.Slice(c, func(i, j int) bool { return less(c[i], c[j]) })
+		return c[len(c)/2]
+	}
+	m := by(func(a, b result) bool { return a.rps < b.rps })
+	m.p50 = by(func(a, b result) bool { return a.p50 < b.p50 }).p50
+	m.p99 = by(func(a, b result) bool { return a.p99 < b.p99 }).p99
+	m.errors = 0
+	for _, r := range rs {
+		m.errors += r.errors
+	}
+	return m
+}
+
+func fixed(u string) vegeta.Targeter {
+	return vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: u})
+}
+
+// withKeys cycles through the keys, one per request.
+func withKeys(u string, secrets []string) vegeta.Targeter {
+	var i atomic.Uint64
+	return func(t *vegeta.Target) error {
+		n := i.Add(1)
+		t.Method, t.URL = "GET", u
+		t.Header = http.Header{"X-Api-Key": {secrets[n%uint64(len(secrets))]}}
+		return nil
+	}
+}
+
+func serve(h http.Handler) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go (&http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
+	return "http://" + ln.Addr().String()
+}
+
+// seedKeys puts n keys with assets:read into the store in one transaction
+// (creating them one by one through keys.Service costs an fsync each) and
+// returns the plain keys. It writes the sqlite store's api_keys table
+// directly, so it follows sqlite/migrations.
+func seedKeys(ctx context.Context, cfg *config.Config, n int) ([]string, error) {
+	st, err := server.OpenStore(ctx, cfg.Storage) // creates the schema
+	if err != nil {
+		return nil, err
+	}
+	st.Close()
+	master, err := keys.LoadMasterKey(cfg.SecretKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := gatehouse.NewSealer(master)
+	if err != nil {
+		return nil, err
+	}
+	path, _ := cfg.SQLitePath()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO api_keys (id, name, name_key, digest, sealed, hint, valid_until, scopes,
+		rate_requests, rate_per_ns, created_at, created_by, last_used_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, 0, 0, ?, 'load', NULL)`)
+	if err != nil {
+		return nil, fmt.Errorf("prepare insert (does bench/load follow sqlite/migrations?): %w", err)
+	}
+	scopes, _ := json.Marshal([]string{"assets:read"})
+	now := time.Now().UnixMilli()
+	secrets := make([]string, 0, min(n, 100000))
+	for i := range n {
+		s := gatehouse.NewSecret()
+		id := gatehouse.NewKeyID()
+		d := s.Digest()
+		name := fmt.Sprintf("load-%07d", i)
+		if _, err := stmt.ExecContext(ctx, id, name, strings.ToLower(name), d[:], sealer.Seal(id, s), s.Hint(), string(scopes), now); err != nil {
+			return nil, err
+		}
+		if len(secrets) < cap(secrets) {
+			secrets = append(secrets, s.Reveal())
+		}
+	}
+	return secrets, tx.Commit()
+}
+
+func measureStartup(ctx context.Context, cfg *config.Config, n int) error {
+	fmt.Printf("creating %d keys...\n", n)
+	if _, err := seedKeys(ctx, cfg, n); err != nil {
+		return err
+	}
+	before := heapBytes()
+	start := time.Now()
+	gh, err := server.Open(ctx, cfg, server.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	took := time.Since(start)
+	after := heapBytes()
+	fmt.Printf("start-up with %d keys: %v\n", n, took.Round(time.Millisecond))
+	fmt.Printf("heap for the keys: %.1f MiB, %.0f bytes per key\n", float64(after-before)/(1<<20), float64(after-before)/float64(n))
+	runtime.KeepAlive(gh)
+	return gh.Close()
+}
+
+func heapBytes() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+func heapMiB() float64 { return float64(heapBytes()) / (1 << 20) }

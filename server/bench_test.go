@@ -1,0 +1,71 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"testing"
+
+	"gatehouse/keys"
+	"gatehouse/proxy"
+	"gatehouse/server"
+)
+
+// BenchmarkGateway compares, in one run, a bare httputil.ReverseProxy and
+// the whole gateway (access log, metrics, path check, route, key check,
+// scope, rate limit, usage, revocation watch) before the same upstream.
+func BenchmarkGateway(b *testing.B) {
+	up := newUpstream(b)
+	cfg := testConfig(b, "", up)
+	cfg.RateLimit = "1000000000/s"
+	if err := cfg.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := server.Open(ctx, cfg, server.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	go s.Run(ctx)
+	_, secret, err := s.Keys().Create(ctx, keys.CreateRequest{Name: "bench", Scopes: []string{"assets:read"}}, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	target, _ := url.Parse(up.URL + "/v2/assets")
+	bare := &httputil.ReverseProxy{
+		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(target); pr.SetXForwarded() },
+		Transport: proxy.NewTransport(),
+	}
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{{"bare", bare}, {"gatehouse", s.Handler()}} {
+		b.Run(bc.name, func(b *testing.B) {
+			srv := httptest.NewServer(bc.h)
+			defer srv.Close()
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req, _ := http.NewRequest("GET", srv.URL+"/api/v2/assets/158", nil)
+					req.Header.Set("X-API-Key", secret.Reveal())
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						b.Errorf("status %d", resp.StatusCode)
+						return
+					}
+				}
+			})
+		})
+	}
+}
