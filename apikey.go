@@ -138,6 +138,10 @@ type KeyStore interface {
 	// FindKeys returns a page of keys ordered by creation time and ID, and
 	// the total number of keys.
 	FindKeys(ctx context.Context, f KeyFilter) ([]*APIKey, int, error)
+	// ForEachKey calls fn for every key, all read in one snapshot, in no
+	// particular order, and stops at fn's first error, which it returns.
+	// It is how a key index loads: one pass, whatever the number of keys.
+	ForEachKey(ctx context.Context, fn func(*APIKey) error) error
 	// RenewKey sets a new expiry (and optionally rate limit), records an
 	// AuditRenew event by actor and a change, and returns the key.
 	// Returns ENotFound.

@@ -25,9 +25,6 @@ const (
 	DefaultMaxStale       = 5 * time.Minute
 )
 
-// pageSize is how many keys a full load reads per FindKeys call.
-const pageSize = 1000
-
 // syncTimeout bounds one sync or reload started by Run.
 const syncTimeout = 30 * time.Second
 
@@ -179,50 +176,34 @@ func (x *Index) done(err error) error {
 	return nil
 }
 
-// load reads every key. Keys are read in pages, so a change committed
-// while paging may shift a page: the load is repeated if the revision
-// moved, and in any case the changes after the revision read first are
-// applied by the next sync.
+// load reads every key in one snapshot. The revision is read first, so
+// a change committed meanwhile is applied again by the next sync, never
+// missed.
 func (x *Index) load(ctx context.Context) error {
-	for attempt := 1; ; attempt++ {
-		rev, err := x.store.Revision(ctx)
-		if err != nil {
-			return fmt.Errorf("load keys: %w", err)
-		}
-		keys, err := x.readAll(ctx)
-		if err != nil {
-			return fmt.Errorf("load keys: %w", err)
-		}
-		if attempt < 3 {
-			after, err := x.store.Revision(ctx)
-			if err != nil {
-				return fmt.Errorf("load keys: %w", err)
-			}
-			if after != rev {
-				continue
-			}
-		}
-		x.install(newTable(keys))
-		x.rev, x.loaded = rev, true
-		return nil
+	rev, err := x.store.Revision(ctx)
+	if err != nil {
+		return fmt.Errorf("load keys: %w", err)
 	}
+	keys, err := x.readAll(ctx)
+	if err != nil {
+		return fmt.Errorf("load keys: %w", err)
+	}
+	x.install(newTable(keys))
+	x.rev, x.loaded = rev, true
+	return nil
 }
 
 func (x *Index) readAll(ctx context.Context) ([]*gatehouse.APIKey, error) {
 	var all []*gatehouse.APIKey
-	for {
-		page, total, err := x.store.FindKeys(ctx, gatehouse.KeyFilter{Offset: len(all), Limit: pageSize})
-		if err != nil {
-			return nil, fmt.Errorf("find keys: %w", err)
-		}
-		if all == nil {
-			all = make([]*gatehouse.APIKey, 0, total)
-		}
-		all = append(all, page...)
-		if len(page) < pageSize {
-			return all, nil
-		}
+	err := x.store.ForEachKey(ctx, func(k *gatehouse.APIKey) error {
+		k.Sealed = nil // the index checks keys; it never reveals them
+		all = append(all, k)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read keys: %w", err)
 	}
+	return all, nil
 }
 
 // install makes t the index's table and cancels the watches of keys that
@@ -275,6 +256,7 @@ func (x *Index) sync(ctx context.Context) error {
 		case err != nil:
 			return fmt.Errorf("sync keys: %w", err)
 		default:
+			k.Sealed = nil // the index checks keys; it never reveals them
 			e.put(k)
 		}
 	}

@@ -114,6 +114,32 @@ func (s *Store) FindKeys(ctx context.Context, f gatehouse.KeyFilter) ([]*gatehou
 	return keys, total, nil
 }
 
+// ForEachKey calls fn for every key, read in one snapshot.
+func (s *Store) ForEachKey(ctx context.Context, fn func(*gatehouse.APIKey) error) error {
+	var fnErr error
+	err := s.read(ctx, "read all keys", func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+keyColumns+` FROM api_keys`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			k, err := scanKey(rows)
+			if err != nil {
+				return err
+			}
+			if fnErr = fn(k); fnErr != nil {
+				return fnErr
+			}
+		}
+		return rows.Err()
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return err
+}
+
 // RenewKey sets a new expiry (and, when r.RateLimit is not nil, rate
 // limit), records an AuditRenew event by actor and a change, and returns
 // the key. Returns ENotFound.

@@ -110,6 +110,41 @@ func (s *Store) FindKeys(ctx context.Context, f gatehouse.KeyFilter) ([]*gatehou
 	return keys, total, nil
 }
 
+// ForEachKey calls fn for every key, read in one snapshot.
+func (s *Store) ForEachKey(ctx context.Context, fn func(*gatehouse.APIKey) error) error {
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+keyColumns+` FROM api_keys`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			k, err := scanKey(rows)
+			if err != nil {
+				return err
+			}
+			if err := fn(k); err != nil {
+				return &callbackError{err}
+			}
+		}
+		return rows.Err()
+	})
+	var cb *callbackError
+	if errors.As(err, &cb) {
+		return cb.err
+	}
+	if err != nil {
+		return wrap("read all keys", err)
+	}
+	return nil
+}
+
+// callbackError carries the error of a caller's function out of a
+// transaction unwrapped.
+type callbackError struct{ err error }
+
+func (e *callbackError) Error() string { return e.err.Error() }
+
 // RenewKey sets a new expiry (and, when r.RateLimit is not nil, rate
 // limit), records an AuditRenew event by actor and a change, and returns
 // the key. Returns ENotFound.

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -312,4 +313,36 @@ func testDeleteKey(t *testing.T, open opener) {
 	again := newKey("DOOMED", base.Add(2*time.Second))
 	mustCreate(t, s, again)
 	checkKey(t, "key with the deleted key's name", mustFind(t, s, again.ID), again)
+}
+
+func testForEachKey(t *testing.T, open opener) {
+	ctx := context.Background()
+	s := open(t)
+	want := map[string]bool{}
+	for i := range 5 {
+		k := newKey(fmt.Sprintf("each-%d", i), base.Add(time.Duration(i)*time.Second))
+		mustCreate(t, s, k)
+		want[k.ID] = true
+	}
+	got := map[string]bool{}
+	if err := s.ForEachKey(ctx, func(k *gatehouse.APIKey) error {
+		if got[k.ID] {
+			t.Errorf("ForEachKey gave %s twice", k.ID)
+		}
+		got[k.ID] = true
+		if k.Name == "" || len(k.Sealed) == 0 || len(k.Scopes) == 0 {
+			t.Errorf("ForEachKey gave an incomplete key %+v", k)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("ForEachKey gave %d keys, want %d", len(got), len(want))
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := s.ForEachKey(ctx, func(*gatehouse.APIKey) error { n++; return stop }); err != stop || n != 1 {
+		t.Errorf("ForEachKey stopping at once = %v after %d calls, want the callback's error after 1", err, n)
+	}
 }

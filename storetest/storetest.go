@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(tb testing.TB) gatehouse.KeyStore) {
 		{"NameTaken", testNameTaken},
 		{"ConcurrentCreateSameName", testConcurrentCreateSameName},
 		{"FindKeys", testFindKeys},
+		{"ForEachKey", testForEachKey},
 		{"RenewKey", testRenewKey},
 		{"RenewKeyNotFound", testRenewKeyNotFound},
 		{"DeleteKey", testDeleteKey},
