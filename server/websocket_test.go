@@ -1,0 +1,70 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"gatehouse/config"
+)
+
+// TestWebsocketClosedOnDelete opens a websocket through the gateway to a
+// real upstream, deletes the key, and expects the socket closed within 1 s.
+func TestWebsocketClosedOnDelete(t *testing.T) {
+	t.Parallel()
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			c.Write(r.Context(), typ, msg)
+		}
+	}))
+	defer echo.Close()
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.Storage = "sqlite:" + filepath.Join(dir, "g.db")
+	cfg.SecretKeyFile = filepath.Join(dir, "secret.key")
+	cfg.Routes = []config.Route{{Name: "data-listener", Path: "/api/v2/data-listener", Upstream: echo.URL + "/v2/data-listener", Scope: "data"}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	g := mustOpenGateway(t, cfg)
+	k, secret := g.mustCreate(t, "listener", "data:read")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(g.URL, "http")+"/api/v2/data-listener", &websocket.DialOptions{HTTPHeader: http.Header{"X-API-Key": {secret}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, websocket.MessageText, []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := c.Read(ctx); err != nil || string(msg) != "ping" {
+		t.Fatalf("echo = %q, %v; want ping", msg, err)
+	}
+	if err := g.Keys().Delete(ctx, k.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	rctx, rcancel := context.WithTimeout(ctx, time.Second)
+	defer rcancel()
+	if _, _, err := c.Read(rctx); err == nil || rctx.Err() != nil {
+		t.Fatalf("read after delete: %v (deadline %v), want the socket closed within 1s", err, rctx.Err())
+	}
+	t.Logf("socket closed %v after the delete", time.Since(deleted))
+}
