@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"testing"
 
 	"gatehouse/keys"
@@ -53,6 +54,49 @@ func BenchmarkGateway(b *testing.B) {
 				for pb.Next() {
 					req, _ := http.NewRequest("GET", srv.URL+"/api/v2/assets/158", nil)
 					req.Header.Set("X-API-Key", secret.Reveal())
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						b.Errorf("status %d", resp.StatusCode)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkLimiter compares, in one run, the gateway with its in-process
+// rate limiter and with the Redis one (GATEHOUSE_TEST_REDIS).
+func BenchmarkLimiter(b *testing.B) {
+	redisURL := os.Getenv("GATEHOUSE_TEST_REDIS")
+	if redisURL == "" {
+		b.Skip("set GATEHOUSE_TEST_REDIS=redis://127.0.0.1:6379/0 to compare the limiters")
+	}
+	up := newUpstream(b)
+	for _, name := range []string{"local", "redis"} {
+		b.Run(name, func(b *testing.B) {
+			cfg := testConfig(b, "", up)
+			cfg.RateLimit = "1000000000/s"
+			if name == "redis" {
+				cfg.Redis = redisURL
+			}
+			if err := cfg.Validate(); err != nil {
+				b.Fatal(err)
+			}
+			g := mustOpenGateway(b, cfg)
+			_, secret := g.mustCreate(b, "bench", "assets:read")
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req, _ := http.NewRequest("GET", g.URL+"/api/v2/assets/158", nil)
+					req.Header.Set("X-API-Key", secret)
 					resp, err := client.Do(req)
 					if err != nil {
 						b.Error(err)
