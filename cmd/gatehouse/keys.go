@@ -59,6 +59,20 @@ func (a *app) openKeys(ctx context.Context, cfgPath string) (*keyTool, error) {
 
 func (t *keyTool) Close() { t.store.Close() }
 
+// openKey opens the store and finds the key named by ref (ID or name).
+func (a *app) openKey(ctx context.Context, cfgPath, ref string) (*keyTool, *gatehouse.APIKey, error) {
+	t, err := a.openKeys(ctx, cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := t.svc.Resolve(ctx, ref)
+	if err != nil {
+		t.Close()
+		return nil, nil, appError(err)
+	}
+	return t, k, nil
+}
+
 // cliActor names the operator in the audit log.
 func cliActor() string {
 	if u, err := user.Current(); err == nil && u.Username != "" {
@@ -177,15 +191,11 @@ func (a *app) keysShow(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	t, err := a.openKeys(ctx, *cfgPath)
+	t, k, err := a.openKey(ctx, *cfgPath, ref)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	k, err := t.svc.Resolve(ctx, ref)
-	if err != nil {
-		return appError(err)
-	}
 	now := time.Now()
 	v := keys.NewView(k, now)
 	d, err := t.svc.Details(ctx, k.ID)
@@ -255,15 +265,11 @@ func (a *app) keysRenew(ctx context.Context, args []string) error {
 	case *noRate:
 		rl = &gatehouse.RateLimit{}
 	}
-	t, err := a.openKeys(ctx, *cfgPath)
+	t, k, err := a.openKey(ctx, *cfgPath, ref)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	k, err := t.svc.Resolve(ctx, ref)
-	if err != nil {
-		return appError(err)
-	}
 	if k, err = t.svc.Renew(ctx, k.ID, until, rl, cliActor()); err != nil {
 		return appError(err)
 	}
@@ -277,15 +283,11 @@ func (a *app) keysDelete(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	t, err := a.openKeys(ctx, *cfgPath)
+	t, k, err := a.openKey(ctx, *cfgPath, ref)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	k, err := t.svc.Resolve(ctx, ref)
-	if err != nil {
-		return appError(err)
-	}
 	if err := t.svc.Delete(ctx, k.ID, cliActor()); err != nil {
 		return appError(err)
 	}
@@ -299,15 +301,11 @@ func (a *app) keysReveal(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	t, err := a.openKeys(ctx, *cfgPath)
+	t, k, err := a.openKey(ctx, *cfgPath, ref)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	k, err := t.svc.Resolve(ctx, ref)
-	if err != nil {
-		return appError(err)
-	}
 	secret, err := t.svc.Reveal(ctx, k.ID, cliActor())
 	if err != nil {
 		return appError(err)
