@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,6 +53,10 @@ type Config struct {
 	// while the store cannot be reached (GATEHOUSE_STORE_OUTAGE_GRACE).
 	// Default: 5m.
 	StoreOutageGrace Duration `yaml:"store_outage_grace"`
+	// SecureCookies marks the Settings session cookie Secure; set it when a
+	// TLS-terminating proxy stands in front (GATEHOUSE_SECURE_COOKIES).
+	// Default: false (the cookie is Secure anyway on TLS connections).
+	SecureCookies bool `yaml:"secure_cookies"`
 	// LogFormat is "text" or "json" (GATEHOUSE_LOG_FORMAT). Default: text.
 	LogFormat string `yaml:"log_format"`
 	// Routes are the upstreams (GATEHOUSE_ROUTES, as a YAML or JSON list).
@@ -164,34 +169,41 @@ var Env = []struct{ Var, Key string }{
 	{"GATEHOUSE_READ_HEADER_TIMEOUT", "read_header_timeout"},
 	{"GATEHOUSE_SHUTDOWN_TIMEOUT", "shutdown_timeout"},
 	{"GATEHOUSE_STORE_OUTAGE_GRACE", "store_outage_grace"},
+	{"GATEHOUSE_SECURE_COOKIES", "secure_cookies"},
 	{"GATEHOUSE_LOG_FORMAT", "log_format"},
 	{"GATEHOUSE_ROUTES", "routes"},
 }
 
 func (c *Config) applyEnv(getenv func(string) string) error {
-	var doc strings.Builder
 	for _, e := range Env {
 		v, ok := lookup(getenv, e.Var)
 		if !ok {
 			continue
 		}
-		if e.Key == "routes" {
+		var doc string
+		switch e.Key {
+		case "routes":
 			var routes []Route
 			dec := yaml.NewDecoder(strings.NewReader(v))
 			dec.KnownFields(true)
 			if err := dec.Decode(&routes); err != nil {
-				return fmt.Errorf("config: GATEHOUSE_ROUTES: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+				return fmt.Errorf("config: %s: %s", e.Var, strings.TrimPrefix(err.Error(), "yaml: "))
 			}
 			c.Routes = routes
 			continue
+		case "secure_cookies":
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("config: %s: must be true or false (got %q)", e.Var, v)
+			}
+			c.SecureCookies = b
+			continue
+		default:
+			doc = fmt.Sprintf("%s: %q\n", e.Key, v)
 		}
-		fmt.Fprintf(&doc, "%s: %q\n", e.Key, v)
-	}
-	if doc.Len() == 0 {
-		return nil
-	}
-	if err := Parse([]byte(doc.String()), c); err != nil {
-		return fmt.Errorf("config: environment: %w", err)
+		if err := Parse([]byte(doc), c); err != nil {
+			return fmt.Errorf("config: %s: %w", e.Var, err)
+		}
 	}
 	return nil
 }

@@ -29,6 +29,7 @@ import (
 	"gatehouse/proxy"
 	"gatehouse/ratelimit"
 	"gatehouse/usage"
+	"gatehouse/webui"
 )
 
 // Options are what a Server takes beyond the config.
@@ -180,14 +181,30 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 
+	ui := &webui.UI{
+		Keys:          s.keys,
+		Store:         s.store,
+		MasterKey:     master,
+		Scopes:        cfg.ScopeNames,
+		Now:           s.now,
+		Logger:        s.log,
+		SecureCookies: cfg.SecureCookies,
+	}
+	if err := ui.Init(); err != nil {
+		return nil, err
+	}
+	if err := ui.EnsureAdmin(ctx, opts.AdminPassword); err != nil {
+		return nil, fmt.Errorf("create admin user: %w", err)
+	}
 	mgmt := &mgmtapi.Handler{
 		Keys:     s.keys,
 		Verifier: verifier,
+		Session:  ui.SessionAuth,
 		Now:      s.now,
 		Logger:   s.log,
 	}
 
-	s.handler = s.routes(dataPlane, mgmt, http.NotFoundHandler())
+	s.handler = s.routes(dataPlane, mgmt, ui.Handler())
 	return s, nil
 }
 
