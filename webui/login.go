@@ -12,7 +12,7 @@ import (
 
 type loginData struct {
 	Title, Error, Username string
-	Session              *session
+	Session                *session
 }
 
 func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
