@@ -1,0 +1,174 @@
+package webui_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLogin(t *testing.T) {
+	t.Parallel()
+	g := mustGateway(t)
+	c := newClient(t)
+	if resp, _ := send(t, c, "GET", g.URL+"/settings/api-keys", nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Errorf("settings without a session = %d to %q, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	for name, form := range map[string]url.Values{
+		"wrong password": {"username": {"admin"}, "password": {"not the password"}},
+		"unknown user":   {"username": {"mallory"}, "password": {adminPassword}},
+	} {
+		resp, body := send(t, newClient(t), "POST", g.URL+"/login", form)
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "not right") || strings.Contains(body, adminPassword) {
+			t.Errorf("%s: %d, want 401 with a message and no password echoed", name, resp.StatusCode)
+		}
+	}
+	login(t, g, c)
+	resp, _ := send(t, c, "GET", g.URL+"/settings/api-keys", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("settings after login = %d, want 200", resp.StatusCode)
+	}
+	for h, want := range map[string]string{"X-Frame-Options": "DENY", "Cache-Control": "no-store"} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+		t.Errorf("Content-Security-Policy = %q, want scripts from self only", csp)
+	}
+	u, _ := url.Parse(g.URL)
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == "gatehouse_session" && ck.Value == "" {
+			t.Error("empty session cookie")
+		}
+	}
+}
+
+func TestSessionCookieFlags(t *testing.T) {
+	t.Parallel()
+	g := mustGateway(t)
+	resp, _ := send(t, newClient(t), "POST", g.URL+"/login", url.Values{"username": {"admin"}, "password": {adminPassword}})
+	sc := resp.Header.Get("Set-Cookie")
+	for _, want := range []string{"gatehouse_session=", "HttpOnly", "SameSite=Strict", "Path=/"} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("Set-Cookie = %q, want %s", sc, want)
+		}
+	}
+}
+
+func TestLoginThrottled(t *testing.T) {
+	t.Parallel()
+	g := mustGateway(t)
+	c := newClient(t)
+	for i := range 5 {
+		if resp, _ := send(t, c, "POST", g.URL+"/login", url.Values{"username": {"admin"}, "password": {"guess"}}); resp.StatusCode != 401 {
+			t.Fatalf("failure %d = %d, want 401", i+1, resp.StatusCode)
+		}
+	}
+	// Even the right password waits now.
+	resp, body := send(t, c, "POST", g.URL+"/login", url.Values{"username": {"admin"}, "password": {adminPassword}})
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "Too many") {
+		t.Fatalf("after 5 failures = %d (Retry-After %q), want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	g.Clock.Add(2 * time.Second)
+	if resp, _ := send(t, c, "POST", g.URL+"/login", url.Values{"username": {"admin"}, "password": {adminPassword}}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("after waiting = %d, want 303 (logged in)", resp.StatusCode)
+	}
+}
+
+func TestSessionExpiresAndLogout(t *testing.T) {
+	t.Parallel()
+	g := mustGateway(t)
+	c := newClient(t)
+	login(t, g, c)
+	g.Clock.Add(13 * time.Hour)
+	if resp, _ := send(t, c, "GET", g.URL+"/settings/api-keys", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("after 13 h = %d, want 303 to /login (session expired)", resp.StatusCode)
+	}
+
+	c = newClient(t)
+	csrf := login(t, g, c)
+	u, _ := url.Parse(g.URL)
+	stolen := c.Jar.Cookies(u)
+	if resp, _ := send(t, c, "POST", g.URL+"/logout", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout = %d, want 303", resp.StatusCode)
+	}
+	replay := newClient(t)
+	replay.Jar.SetCookies(u, stolen)
+	if resp, _ := send(t, replay, "GET", g.URL+"/settings/api-keys", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("old cookie after logout = %d, want 303 to /login", resp.StatusCode)
+	}
+}
+
+func TestCSRF(t *testing.T) {
+	t.Parallel()
+	g := mustGateway(t)
+	c := newClient(t)
+	csrf := login(t, g, c)
+	if resp, _ := send(t, c, "POST", g.URL+"/settings/api-keys", url.Values{"name": {"no token"}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("form without CSRF token = %d, want 403", resp.StatusCode)
+	}
+	if resp, _ := send(t, c, "POST", g.URL+"/settings/api-keys", url.Values{"name": {"bad token"}, "csrf": {csrf + "x"}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("form with a wrong CSRF token = %d, want 403", resp.StatusCode)
+	}
+	// The management API with a session: CSRF header required for changes.
+	resp, body := send(t, c, "POST", g.URL+"/api/v2/api-keys", nil, "Content-Type", "application/json")
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("management API POST with a session and no X-CSRF-Token = %d %s, want 403", resp.StatusCode, body)
+	}
+	if _, n, _ := g.Keys().List(context.Background(), 0, 10); n != 0 {
+		t.Fatalf("%d keys after refused requests, want 0", n)
+	}
+	req, _ := http.NewRequest("POST", g.URL+"/api/v2/api-keys", strings.NewReader(`{"name":"via session"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", csrf)
+	r2, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Body.Close()
+	if r2.StatusCode != http.StatusCreated {
+		t.Errorf("management API POST with session and token = %d, want 201", r2.StatusCode)
+	}
+	if resp, _ := send(t, c, "GET", g.URL+"/api/v2/api-keys", nil); resp.StatusCode != 200 {
+		t.Errorf("management API GET with a session = %d, want 200", resp.StatusCode)
+	}
+}
+
+func TestCreateFormErrors(t *testing.T) {
+	t.Parallel()
+	g := mustGateway(t)
+	c := newClient(t)
+	csrf := login(t, g, c)
+	if resp, body := send(t, c, "POST", g.URL+"/settings/api-keys", url.Values{"name": {"Taken"}, "csrf": {csrf}}); resp.StatusCode != http.StatusCreated || !strings.Contains(body, "gth_") {
+		t.Fatalf("create = %d, want 201 showing the key once", resp.StatusCode)
+	}
+	yesterday := g.Clock.Now().Add(-24 * time.Hour).Format(time.DateOnly)
+	tests := []struct {
+		name   string
+		form   url.Values
+		status int
+		want   string
+	}{
+		{"duplicate", url.Values{"name": {"taken"}}, 409, "already exists"},
+		{"empty", url.Values{"name": {"   "}}, 400, "Name is required"},
+		{"past date", url.Values{"name": {"old"}, "validUntil": {yesterday}}, 400, "future"},
+		{"no access", url.Values{"name": {"none"}, "scope:assets": {"none"}, "scope:data": {"none"}}, 400, "at least one route"},
+	}
+	for _, tt := range tests {
+		tt.form.Set("csrf", csrf)
+		resp, body := send(t, c, "POST", g.URL+"/settings/api-keys", tt.form)
+		if resp.StatusCode != tt.status || !strings.Contains(body, tt.want) || !strings.Contains(body, "data-autoopen") {
+			t.Errorf("%s: %d, want %d with %q in the reopened form", tt.name, resp.StatusCode, tt.status, tt.want)
+		}
+	}
+	if _, n, _ := g.Keys().List(context.Background(), 0, 10); n != 1 {
+		t.Errorf("%d keys, want only the first", n)
+	}
+	resp, body := send(t, c, "POST", g.URL+"/settings/api-keys", url.Values{"name": {"mixed"}, "scope:assets": {"write"}, "scope:data": {"none"}, "csrf": {csrf}})
+	if resp.StatusCode != http.StatusCreated || !strings.Contains(body, "assets:write") {
+		t.Errorf("create with mixed access = %d, want 201 listing assets:write", resp.StatusCode)
+	}
+}
