@@ -1,0 +1,243 @@
+package webui_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+)
+
+// mustBrowser starts headless Chromium, or skips when there is none (fails
+// instead when GATEHOUSE_TEST_BROWSER=1, as in CI).
+func mustBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		if os.Getenv("GATEHOUSE_TEST_BROWSER") == "1" {
+			t.Fatal("GATEHOUSE_TEST_BROWSER=1 but no chromium on PATH (apt-get install chromium)")
+		}
+		t.Skip("no chromium on PATH: apt-get install chromium (and set GATEHOUSE_TEST_BROWSER=1 to make this a failure)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:0:0],
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 860),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelT(); cancelB(); cancelA() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// row returns an XPath to a control with the accessible text label in the
+// table row of the key named name.
+func row(name, control, label string) string {
+	return fmt.Sprintf(`//tr[.//*[@class="key-name" and normalize-space()=%q]]//%s[normalize-space()=%q or @aria-label=%q]`, name, control, label, label)
+}
+
+func button(label string) string {
+	return fmt.Sprintf(`//button[normalize-space()=%q or @aria-label=%q]`, label, label)
+}
+
+func dataPlane(t *testing.T, g *gateway, key string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", g.URL+"/api/v2/assets/158", nil)
+	req.Header.Set("X-API-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestBrowser walks through the Settings page as an administrator would,
+// in a real Chromium.
+func TestBrowser(t *testing.T) {
+	g := mustGateway(t)
+	ctx := mustBrowser(t)
+	shots := t.TempDir()
+	do := func(step string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
+			// Keep what the browser showed, to see why.
+			if png, serr := chromedp.Run(ctx, chromedp.FullScreenshot(100)); serr == nil {
+				os.WriteFile(filepath.Join(os.TempDir(), "gatehouse-browser-failure.png"), png, 0o644)
+			}
+			t.Fatalf("%s: %v (screenshot in %s)", step, err, filepath.Join(os.TempDir(), "gatehouse-browser-failure.png"))
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Text(sel))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return strings.TrimSpace(v)
+	}
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	date := func(days int) string { return g.Clock.Now().AddDate(0, 0, days).UTC().Format("2006-01-02") }
+	create := func(name, validUntil string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(
+			chromedp.Click(button("+ API Key")),
+			chromedp.WaitVisible("#name"),
+			chromedp.SetValue("#name", name),
+			chromedp.SetValue("#validUntil", validUntil),
+			chromedp.Click(button("Create")),
+		)
+	}
+
+	logIn := chromedp.Steps(
+		chromedp.Navigate(g.URL+"/login"),
+		chromedp.WaitVisible(`//label[normalize-space()="Username"]`),
+		chromedp.SendKeys("#username", "admin"),
+		chromedp.SendKeys("#password", adminPassword),
+		chromedp.Click(button("Log in")),
+		chromedp.WaitVisible(`//a[normalize-space()="API Keys"]`),
+	)
+	do("log in", logIn)
+
+	do("create a key",
+		create("BMS integration", ""),
+		chromedp.WaitVisible("#new-key"),
+	)
+	do("see the key", chromedp.WaitVisible(row("BMS integration", "button", "Copy key")))
+	newKey := text("#new-key")
+	if !strings.HasPrefix(newKey, "gth_") {
+		t.Fatalf("the new key shown = %q, want a gth_ key", newKey)
+	}
+
+	for _, perm := range []string{"clipboard-read", "clipboard-write"} {
+		if _, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
+			Permission: &browser.PermissionDescriptor{Name: perm, AllowWithoutSanitization: true},
+			Setting:    browser.PermissionSettingGranted,
+			Origin:     g.URL,
+		}); err != nil {
+			t.Fatalf("grant %s: %v", perm, err)
+		}
+	}
+	do("copy the key",
+		chromedp.Navigate(g.URL+"/settings/api-keys"),
+		chromedp.Click(row("BMS integration", "button", "Copy key")),
+		chromedp.WaitVisible(`//p[@id="copy-status" and normalize-space()="Copied"]`),
+	)
+	copied, err := chromedp.Run(ctx, chromedp.Evaluate[string]("navigator.clipboard.readText()", chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("read the clipboard: %v", err)
+	}
+	if copied != newKey {
+		t.Fatalf("clipboard = %q, want the created key", copied)
+	}
+	if got := dataPlane(t, g, copied); got != 200 {
+		t.Fatalf("data plane with the copied key = %d, want 200", got)
+	}
+
+	do("a key that will expire", create("Nightly export", date(2)), chromedp.WaitVisible("#new-key"))
+	expiring := text("#new-key")
+	do("a key that expires soon", create("Visitor kiosk", date(6)), chromedp.WaitVisible("#new-key"))
+	g.Clock.Add(3 * 24 * time.Hour)
+	do("see the expired warning",
+		logIn, // three days on, the session has expired too
+		chromedp.WaitVisible(row("Nightly export", "span", "Expired")),
+		chromedp.WaitVisible(`//tr[contains(., "Visitor kiosk")]//span[contains(., "Expires in 3 days")]`),
+	)
+	shot("api-keys-list.png")
+	if got := dataPlane(t, g, expiring); got != 401 {
+		t.Fatalf("data plane with the expired key = %d, want 401", got)
+	}
+	do("renew the expired key",
+		chromedp.Click(row("Nightly export", "button", "Renew")),
+		chromedp.WaitVisible("#renew-never"),
+		chromedp.Click("#renew-never"),
+		chromedp.Click(button("Renew key")),
+		chromedp.WaitVisible(`//p[contains(., "renewed")]`),
+	)
+	if got := dataPlane(t, g, expiring); got != 200 {
+		t.Fatalf("data plane with the renewed key = %d, want 200", got)
+	}
+
+	do("more information",
+		chromedp.Click(row("BMS integration", "button", "More information")),
+		chromedp.WaitVisible(`//dt[normalize-space()="Scopes"]`),
+		chromedp.WaitVisible(`//td[normalize-space()="reveal"]`),
+	)
+	shot("key-details.png")
+
+	do("delete with confirmation",
+		chromedp.Navigate(g.URL+"/settings/api-keys"),
+		chromedp.Click(row("BMS integration", "button", "Delete")),
+		chromedp.WaitVisible(button("Delete key")),
+		chromedp.Click(button("Delete key")),
+		chromedp.WaitVisible(`//p[contains(., "deleted")]`),
+	)
+	if got := dataPlane(t, g, newKey); got != 401 {
+		t.Fatalf("data plane with the deleted key = %d, want 401", got)
+	}
+
+	do("duplicate name", create("Visitor kiosk", ""), chromedp.WaitVisible("#form-error"))
+	if msg := text("#form-error"); !strings.Contains(msg, "already exists") {
+		t.Errorf("form error = %q, want it to say the name already exists", msg)
+	}
+	do("fill the form for the screenshot", chromedp.SetValue("#name", "Weather station"), chromedp.SetValue("#validUntil", date(90)))
+	shot("create-key.png")
+
+	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch("/settings/api-keys", {method: "POST", headers: {"Content-Type": "application/x-www-form-urlencoded"}, body: "name=forged"}).then(r => r.status)`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != http.StatusForbidden {
+		t.Errorf("POST without the CSRF token = %d, want 403", status)
+	}
+
+	if os.Getenv("GATEHOUSE_UPDATE_SCREENSHOTS") == "1" {
+		for _, name := range []string{"api-keys-list.png", "key-details.png", "create-key.png"} {
+			b, err := os.ReadFile(filepath.Join(shots, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join("..", "docs", "screenshots", name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
