@@ -137,10 +137,10 @@ func TestBrowser(t *testing.T) {
 	)
 	do("log in", logIn)
 
-	do("create a key",
-		create("BMS integration", ""),
-		chromedp.WaitVisible("#new-key"),
-	)
+	created := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.WaitVisible(fmt.Sprintf(`//div[contains(@class, "alert-new")]//strong[contains(., %q)]`, name))
+	}
+	do("create a key", create("BMS integration", ""), created("BMS integration"))
 	do("see the key", chromedp.WaitVisible(row("BMS integration", "button", "Copy key")))
 	newKey := text("#new-key")
 	if !strings.HasPrefix(newKey, "gth_") {
@@ -172,9 +172,9 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("data plane with the copied key = %d, want 200", got)
 	}
 
-	do("a key that will expire", create("Nightly export", date(2)), chromedp.WaitVisible("#new-key"))
+	do("a key that will expire", create("Nightly export", date(2)), created("Nightly export"))
 	expiring := text("#new-key")
-	do("a key that expires soon", create("Visitor kiosk", date(6)), chromedp.WaitVisible("#new-key"))
+	do("a key that expires soon", create("Visitor kiosk", date(6)), created("Visitor kiosk"))
 	g.Clock.Add(3 * 24 * time.Hour)
 	do("see the expired warning",
 		logIn, // three days on, the session has expired too
