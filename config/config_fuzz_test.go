@@ -1,0 +1,40 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+
+	"gatehouse/config"
+)
+
+// FuzzParse: no YAML input panics the parser, and a config that validates
+// has only routes with plain absolute paths and http(s) upstreams.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"listen: 127.0.0.1:8080\n",
+		"routes:\n  - name: a\n    path: /a\n    upstream: http://127.0.0.1:1/a\n    scope: a\n",
+		"routes:\n  - {name: a, path: /, upstream: 'https://h', public: true}\n",
+		"rate_limit: 10/s\nshutdown_timeout: 1s\n",
+		"routes: [[[[",
+		"&a [*a, *a]",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c := config.Default()
+		if err := config.Parse([]byte(s), c); err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			return
+		}
+		for _, r := range c.Routes {
+			if !strings.HasPrefix(r.Path, "/") || strings.Contains(r.Path, "//") || strings.Contains(r.Path, "..") {
+				t.Fatalf("route path %q validated", r.Path)
+			}
+			if r.UpstreamURL == nil || (r.UpstreamURL.Scheme != "http" && r.UpstreamURL.Scheme != "https") {
+				t.Fatalf("route upstream %q validated", r.Upstream)
+			}
+		}
+	})
+}
