@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -302,4 +303,27 @@ func readAll(t *testing.T, path string) string {
 		}
 	}
 	return b.String()
+}
+
+// slowUpstreams maps a slow upstream's URL to a channel closed when its
+// first request arrives.
+var slowUpstreams sync.Map
+
+// newSlowUpstream answers only when release is closed.
+func newSlowUpstream(t *testing.T, release chan struct{}) string {
+	started := make(chan struct{})
+	var once sync.Once
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(started) })
+		<-release
+		w.Write([]byte("done"))
+	}))
+	t.Cleanup(func() { up.CloseClientConnections(); up.Close() })
+	slowUpstreams.Store(up.URL, started)
+	return up.URL
+}
+
+func slowStarted(url string) chan struct{} {
+	c, _ := slowUpstreams.Load(url)
+	return c.(chan struct{})
 }
