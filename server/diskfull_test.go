@@ -1,0 +1,77 @@
+package server_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gatehouse/config"
+)
+
+// TestDiskFull runs the gateway on a small tmpfs and fills it: writes fail
+// with a clear 503, reads and the data plane keep working. It needs root to
+// mount; without it, it skips.
+func TestDiskFull(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "small")
+	os.Mkdir(mnt, 0o700)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs to fill (needs root): %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	up := newUpstream(t)
+	cfg := config.Default()
+	cfg.Storage = "sqlite:" + filepath.Join(mnt, "g.db")
+	cfg.SecretKeyFile = filepath.Join(dir, "secret.key")
+	cfg.Routes = []config.Route{{Name: "assets", Path: "/api/v2/assets", Upstream: up.URL + "/v2/assets", Scope: "assets"}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	g := mustOpenGateway(t, cfg)
+	_, admin := g.mustCreate(t, "admin", "api-keys:write")
+	_, data := g.mustCreate(t, "data", "assets:read")
+
+	// Fill the disk to the last byte.
+	f, err := os.Create(filepath.Join(mnt, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			break
+		}
+	}
+	for {
+		if _, err := f.Write(chunk[:512]); err != nil {
+			break
+		}
+	}
+	f.Close()
+
+	created := 0
+	var lastStatus int
+	var lastBody string
+	// The WAL may still have room for a few pages: write until it is full.
+	for i := range 200 {
+		resp, body := do(t, "POST", g.URL+"/api/v2/api-keys", admin, `{"name":"`+strings.Repeat("n", 90)+string(rune('a'+i%26))+string(rune('a'+i/26))+`"}`)
+		lastStatus, lastBody = resp.StatusCode, body
+		if resp.StatusCode != 201 {
+			break
+		}
+		created++
+	}
+	if lastStatus != 503 || errorCode(t, lastBody) != "store_unavailable" {
+		t.Fatalf("create on a full disk = %d %s, want 503 store_unavailable", lastStatus, lastBody)
+	}
+	t.Logf("full disk: %d creates fit, then %d %s", created, lastStatus, lastBody)
+	if resp, body := do(t, "GET", g.URL+"/api/v2/assets/1", data, ""); resp.StatusCode != 200 {
+		t.Errorf("data plane on a full disk = %d %s, want 200", resp.StatusCode, body)
+	}
+	if resp, _ := do(t, "GET", g.URL+"/api/v2/api-keys", admin, ""); resp.StatusCode != 200 {
+		t.Errorf("list on a full disk = %d, want 200", resp.StatusCode)
+	}
+}
