@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,10 +34,13 @@ type Handler struct {
 	Verifier Verifier
 	// Watch, if set, returns a context that is cancelled when the key is
 	// deleted or expires, so that long-lived connections (websockets,
-	// streams) opened with it are closed.
+	// streams) opened with it are closed. It is asked only for answers
+	// that may last: upgrades and responses of unknown length.
 	Watch func(ctx context.Context, keyID string) (context.Context, context.CancelFunc)
-	// Transport reaches the upstreams. If nil, a transport with the
-	// timeouts of NewTransport is used.
+	// Transport reaches the upstreams. If nil, each route gets a transport
+	// of its own (NewTransport) whose ResponseHeaderTimeout is the route's
+	// Timeout. A Transport set here serves every route and must bound its
+	// waits itself.
 	Transport http.RoundTripper
 	// Logger receives upstream errors. If nil, they are discarded.
 	Logger *slog.Logger
@@ -68,8 +70,14 @@ func NewTransport() *http.Transport {
 
 // Init prepares the handler and registers its metrics.
 func (h *Handler) Init() error {
-	if h.Transport == nil {
-		h.Transport = NewTransport()
+	transport := h.Transport
+	if transport == nil {
+		for _, r := range h.Table.routes {
+			t := NewTransport()
+			t.ResponseHeaderTimeout = r.Timeout
+			r.transport = t
+		}
+		transport = routeTransport{}
 	}
 	if h.Logger == nil {
 		h.Logger = slog.New(slog.DiscardHandler)
@@ -86,7 +94,7 @@ func (h *Handler) Init() error {
 	}
 	h.proxy = &httputil.ReverseProxy{
 		Rewrite:        h.rewrite,
-		Transport:      h.Transport,
+		Transport:      transport,
 		ModifyResponse: h.modifyResponse,
 		ErrorHandler:   h.errorHandler,
 		ErrorLog:       slog.NewLogLogger(h.Logger.Handler(), slog.LevelWarn),
@@ -97,13 +105,20 @@ func (h *Handler) Init() error {
 // forward is what the handler learned about a request, for the proxy's
 // hooks.
 type forward struct {
-	route    *Route
-	key      *gatehouse.APIKey
-	path     string // the decoded path that was authorised
-	start    time.Time
-	timedOut atomic.Bool
-	timer    *time.Timer
-	revoked  context.Context // the key's watch context, if any
+	route *Route
+	key   *gatehouse.APIKey
+	path  string // the decoded path that was authorised
+	start time.Time
+	// unwatch ends the watch of a long-lived answer, if one was started.
+	unwatch context.CancelFunc
+}
+
+// routeTransport sends each request through its route's transport, which
+// holds the route's response header timeout.
+type routeTransport struct{}
+
+func (routeTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return r.Context().Value(forwardKey{}).(*forward).route.transport.RoundTrip(r)
 }
 
 type forwardKey struct{}
@@ -135,22 +150,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		keyauth.SetRateHeaders(w.Header(), v)
 		fw.key = v.Key
-		if h.Watch != nil {
-			var cancel context.CancelFunc
-			ctx, cancel = h.Watch(ctx, v.Key.ID)
-			defer cancel()
-			fw.revoked = ctx
-		}
 	}
 	stripUpgrade(r.Header, route.WebSocket)
-
-	// The route's timeout bounds the wait for response headers only, so
-	// that an established websocket or stream is not cut by it.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	fw.timer = time.AfterFunc(route.Timeout, func() { fw.timedOut.Store(true); cancel() })
-	defer fw.timer.Stop()
 	fw.start = time.Now()
+	defer func() {
+		if fw.unwatch != nil {
+			fw.unwatch()
+		}
+	}()
 	h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, forwardKey{}, fw)))
 }
 
@@ -185,11 +192,29 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 
 func (h *Handler) modifyResponse(resp *http.Response) error {
 	fw := resp.Request.Context().Value(forwardKey{}).(*forward)
-	fw.timer.Stop()
 	h.duration.WithLabelValues(fw.route.Name).Observe(time.Since(fw.start).Seconds())
 	// The upstream cannot set the gateway's identity headers on the answer.
 	resp.Header.Del(keyauth.Header)
+	if fw.key != nil && h.Watch != nil && longLived(resp) {
+		// Deleting or expiring the key closes the answer's body (the
+		// backend connection of an upgrade), which ends the copy to the
+		// client and closes its connection.
+		body, reqCtx := resp.Body, resp.Request.Context() // ReverseProxy clears resp.Body of an upgrade
+		watch, cancel := h.Watch(reqCtx, fw.key.ID)
+		stop := context.AfterFunc(watch, func() {
+			if reqCtx.Err() == nil {
+				body.Close()
+			}
+		})
+		fw.unwatch = func() { stop(); cancel() }
+	}
 	return nil
+}
+
+// longLived reports whether an answer may last: an upgrade, or a body of
+// unknown length (a stream).
+func longLived(resp *http.Response) bool {
+	return resp.StatusCode == http.StatusSwitchingProtocols || resp.ContentLength < 0
 }
 
 func (h *Handler) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
@@ -197,10 +222,8 @@ func (h *Handler) errorHandler(w http.ResponseWriter, r *http.Request, err error
 	info := gatehouse.RequestInfoFromContext(r.Context())
 	h.duration.WithLabelValues(fw.route.Name).Observe(time.Since(fw.start).Seconds())
 	switch {
-	case fw.timedOut.Load() || isTimeout(err):
+	case isTimeout(err):
 		fail(w, info, http.StatusGatewayTimeout, gatehouse.EUpstreamTimeout, "The upstream did not answer in time.")
-	case fw.revoked != nil && fw.revoked.Err() != nil && context.Cause(fw.revoked) != context.Canceled:
-		fail(w, info, http.StatusUnauthorized, gatehouse.EInvalidKey, "The API key was deleted or expired.")
 	case errors.Is(err, context.Canceled):
 		// The client went away: nobody to answer (logged as 499).
 		info.Outcome = "client_closed"

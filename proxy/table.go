@@ -5,6 +5,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -31,6 +32,8 @@ type Route struct {
 	// WebSocket allows websocket upgrades on the route; other upgrades are
 	// never forwarded.
 	WebSocket bool
+
+	transport http.RoundTripper // set by Handler.Init
 }
 
 // Table is an immutable set of routes.
