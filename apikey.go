@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -61,8 +62,19 @@ func NormalizeName(name string) (string, error) {
 	return n, nil
 }
 
-// NameKey folds a name for case-insensitive uniqueness.
-func NameKey(name string) string { return strings.ToLower(name) }
+// NameKey folds a name for case-insensitive uniqueness: two names have the
+// same key exactly when strings.EqualFold says they are equal (Unicode
+// simple case folding, so "Οδός" and "ΟΔΌΣ" are one name).
+func NameKey(name string) string { return strings.Map(foldRune, name) }
+
+// foldRune maps r to the smallest rune of its case-folding orbit.
+func foldRune(r rune) rune {
+	m := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		m = min(m, f)
+	}
+	return m
+}
 
 // KeyFilter selects keys in FindKeys. Keys come ordered by creation time,
 // then ID.

@@ -76,3 +76,15 @@ func TestParseRateLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestNameKey(t *testing.T) {
+	t.Parallel()
+	for _, pair := range [][2]string{{"Ops", "oPS"}, {"Οδός", "ΟΔΌΣ"}, {"straße", "STRAßE"}, {"Kelvin", "\u212Aelvin"}} {
+		if gatehouse.NameKey(pair[0]) != gatehouse.NameKey(pair[1]) {
+			t.Errorf("NameKey(%q) != NameKey(%q), want one name", pair[0], pair[1])
+		}
+	}
+	if gatehouse.NameKey("a") == gatehouse.NameKey("b") {
+		t.Error("NameKey(a) == NameKey(b)")
+	}
+}

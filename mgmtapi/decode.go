@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"gatehouse"
 )
@@ -38,7 +40,17 @@ func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, dst any, op
 	if r.ContentLength > limit {
 		return nil, tooLarge(limit)
 	}
+	// A client that stops sending its body must not hold the connection.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(h.bodyTimeout()))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err == nil {
+		rc.SetReadDeadline(time.Time{})
+	} else {
+		// Keep the passed deadline, so that the server does not wait for
+		// the rest of the body either, and drop the connection.
+		w.Header().Set("Connection", "close")
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return nil, tooLarge(limit)
@@ -55,6 +67,10 @@ func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, dst any, op
 		if err := checkContentType(r); err != nil {
 			return nil, err
 		}
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would replace the bad bytes with U+FFFD silently.
+		return nil, gatehouse.Errorf(gatehouse.EInvalidRequest, "The request body is not valid UTF-8.")
 	}
 	present, err = checkJSON(body, fieldNames(reflect.TypeOf(dst)))
 	if err != nil {

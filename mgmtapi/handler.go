@@ -60,6 +60,9 @@ type Handler struct {
 	// MaxBodyBytes limits request bodies; a larger one is answered 413.
 	// If zero, DefaultMaxBodyBytes is used.
 	MaxBodyBytes int64
+	// BodyTimeout is how long a client has to send its request body, so
+	// that a stalled body does not hold a connection. Zero means 10s.
+	BodyTimeout time.Duration
 }
 
 // call is what a route's function learns about the request beyond the
@@ -184,4 +187,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	gatehouse.RequestInfoFromContext(r.Context()).Outcome = code
 	jsonerr.Write(w, status, code, gatehouse.ErrorMessage(err))
+}
+
+func (h *Handler) bodyTimeout() time.Duration {
+	if h.BodyTimeout > 0 {
+		return h.BodyTimeout
+	}
+	return 10 * time.Second
 }

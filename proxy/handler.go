@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"io"
 	"log/slog"
 	"mime"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -111,6 +113,24 @@ type forward struct {
 	start time.Time
 	// unwatch ends the watch of a long-lived answer, if one was started.
 	unwatch context.CancelFunc
+	// bodyErr is the error of reading the client's body, if any: a
+	// broken body is the client's fault (400), not the upstream's. The
+	// transport reads the body on a goroutine of its own.
+	bodyErr atomic.Pointer[error]
+}
+
+// clientBody remembers why reading the client's request body failed.
+type clientBody struct {
+	io.ReadCloser
+	fw *forward
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.fw.bodyErr.Store(&err)
+	}
+	return n, err
 }
 
 // routeTransport sends each request through its route's transport, which
@@ -152,6 +172,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fw.key = v.Key
 	}
 	stripUpgrade(r.Header, route.WebSocket)
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = &clientBody{ReadCloser: r.Body, fw: fw}
+	}
 	fw.start = time.Now()
 	defer func() {
 		if fw.unwatch != nil {
@@ -222,6 +245,8 @@ func (h *Handler) errorHandler(w http.ResponseWriter, r *http.Request, err error
 	info := gatehouse.RequestInfoFromContext(r.Context())
 	h.duration.WithLabelValues(fw.route.Name).Observe(time.Since(fw.start).Seconds())
 	switch {
+	case fw.bodyErr.Load() != nil && r.Context().Err() == nil:
+		fail(w, info, http.StatusBadRequest, gatehouse.EInvalidRequest, "The request body could not be read: "+(*fw.bodyErr.Load()).Error()+".")
 	case isTimeout(err):
 		fail(w, info, http.StatusGatewayTimeout, gatehouse.EUpstreamTimeout, "The upstream did not answer in time.")
 	case errors.Is(err, context.Canceled):

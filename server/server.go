@@ -189,6 +189,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 		Now:           s.now,
 		Logger:        s.log,
 		SecureCookies: cfg.SecureCookies,
+		BodyTimeout:   time.Duration(cfg.ReadHeaderTimeout),
 	}
 	if err := ui.Init(); err != nil {
 		return nil, err
@@ -197,11 +198,12 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 		return nil, fmt.Errorf("create admin user: %w", err)
 	}
 	mgmt := &mgmtapi.Handler{
-		Keys:     s.keys,
-		Verifier: verifier,
-		Session:  ui.SessionAuth,
-		Now:      s.now,
-		Logger:   s.log,
+		Keys:        s.keys,
+		Verifier:    verifier,
+		Session:     ui.SessionAuth,
+		Now:         s.now,
+		Logger:      s.log,
+		BodyTimeout: time.Duration(cfg.ReadHeaderTimeout),
 	}
 
 	s.handler = s.routes(dataPlane, mgmt, ui.Handler())

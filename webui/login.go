@@ -25,6 +25,7 @@ func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
 
 func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	u.readForm(w, r)
 	name := strings.TrimSpace(r.PostFormValue("username"))
 	pw := r.PostFormValue("password")
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
@@ -63,6 +64,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 	if sess, ok := u.current(r); ok {
 		r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+		u.readForm(w, r)
 		if !sess.validCSRF(r.PostFormValue("csrf")) {
 			http.Error(w, "The form did not come from this page (CSRF token).", http.StatusForbidden)
 			return

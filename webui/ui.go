@@ -48,6 +48,9 @@ type UI struct {
 	// SecureCookies marks the session cookie Secure even when the request
 	// did not arrive over TLS (set it behind a TLS-terminating proxy).
 	SecureCookies bool
+	// BodyTimeout is how long a client has to send a form, so that a
+	// stalled body does not hold a connection. Zero means 10s.
+	BodyTimeout time.Duration
 
 	sessions *sessions
 	throttle *throttle
@@ -64,6 +67,9 @@ func (u *UI) Init() error {
 	}
 	if u.SessionTTL == 0 {
 		u.SessionTTL = 12 * time.Hour
+	}
+	if u.BodyTimeout == 0 {
+		u.BodyTimeout = 10 * time.Second
 	}
 	u.sessions = newSessions(u.MasterKey)
 	u.throttle = newThrottle()
@@ -146,6 +152,7 @@ func (u *UI) auth(next http.HandlerFunc) http.Handler {
 		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+			u.readForm(w, r)
 			token := r.Header.Get("X-CSRF-Token")
 			if token == "" {
 				token = r.PostFormValue("csrf")
@@ -157,6 +164,18 @@ func (u *UI) auth(next http.HandlerFunc) http.Handler {
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), sessionKey, sess)))
 	})
+}
+
+// readForm reads a form body with a deadline, so that a client that stops
+// sending it does not hold the connection.
+func (u *UI) readForm(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(u.BodyTimeout))
+	if err := r.ParseForm(); err != nil {
+		w.Header().Set("Connection", "close") // and keep the passed deadline
+		return
+	}
+	rc.SetReadDeadline(time.Time{})
 }
 
 func sessionOf(r *http.Request) *session { return r.Context().Value(sessionKey).(*session) }
