@@ -1,0 +1,61 @@
+package e2e_test
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLoginBruteForce: after a few failed logins, further attempts are
+// refused with 429 and Retry-After, even with the right password and
+// under another user name from the same address; the wait passes.
+func TestLoginBruteForce(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	login := func(user, pw string) reply {
+		form := url.Values{"username": {user}, "password": {pw}}.Encode()
+		return g.one(t, withBody("POST", "/login", "application/x-www-form-urlencoded", form))
+	}
+	if r := login("admin", adminPassword); r.Status != 303 || !strings.Contains(r.Header.Get("Set-Cookie"), "HttpOnly") {
+		t.Fatalf("first login: %v, cookie %q; want 303 with an HttpOnly session cookie", r, r.Header.Get("Set-Cookie"))
+	}
+	failures := 0
+	var throttled reply
+	for range 50 {
+		r := login("admin", "guess-"+strconv.Itoa(failures))
+		if r.Status == 429 {
+			throttled = r
+			break
+		}
+		if r.Status != 401 {
+			t.Fatalf("failed login %d: %v, want 401", failures+1, r)
+		}
+		failures++
+	}
+	if throttled.Status != 429 {
+		t.Fatalf("50 failed logins and no 429")
+	}
+	t.Logf("throttled after %d failures, Retry-After %s", failures, throttled.Header.Get("Retry-After"))
+	if failures > 10 {
+		t.Errorf("throttled only after %d failures, want at most 10", failures)
+	}
+	wait, err := strconv.Atoi(throttled.Header.Get("Retry-After"))
+	if err != nil || wait < 1 {
+		t.Errorf("Retry-After %q, want whole seconds", throttled.Header.Get("Retry-After"))
+	}
+	if r := login("admin", adminPassword); r.Status != 429 {
+		t.Errorf("right password while throttled: %v, want 429", r)
+	}
+	if r := login("someone-else", "x"); r.Status != 429 {
+		t.Errorf("another user name from the same address while throttled: %v, want 429", r)
+	}
+	g.advance(time.Duration(wait+1) * time.Second)
+	if r := login("admin", adminPassword); r.Status != 303 {
+		t.Errorf("right password after Retry-After: %v, want 303", r)
+	}
+	if strings.Contains(g.logs(), adminPassword) || strings.Contains(g.logs(), "guess-") {
+		t.Error("the log holds a password")
+	}
+}
