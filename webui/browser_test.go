@@ -221,6 +221,22 @@ func TestBrowser(t *testing.T) {
 	do("fill the form for the screenshot", chromedp.SetValue("#name", "Weather station"), chromedp.SetValue("#validUntil", date(90)))
 	shot("create-key.png")
 
+	// At a phone's width the list fits the screen: no sideways scrolling.
+	do("phone width",
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+		chromedp.Navigate(g.URL+"/settings/api-keys"),
+		chromedp.WaitVisible(row("Visitor kiosk", "button", "Copy key")),
+	)
+	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[int]("document.documentElement.scrollWidth - window.innerWidth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overflow > 0 {
+		t.Errorf("at 390 px the page is %d px wider than the screen", overflow)
+	}
+	shot("api-keys-phone.png")
+	do("desktop width again", chromedp.ResetViewport())
+
 	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch("/settings/api-keys", {method: "POST", headers: {"Content-Type": "application/x-www-form-urlencoded"}, body: "name=forged"}).then(r => r.status)`, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatal(err)
@@ -230,7 +246,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	if os.Getenv("GATEHOUSE_UPDATE_SCREENSHOTS") == "1" {
-		for _, name := range []string{"api-keys-list.png", "key-details.png", "create-key.png"} {
+		for _, name := range []string{"api-keys-list.png", "key-details.png", "create-key.png", "api-keys-phone.png"} {
 			b, err := os.ReadFile(filepath.Join(shots, name))
 			if err != nil {
 				t.Fatal(err)
