@@ -182,3 +182,11 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 func (r *recorder) Flush() {
 	http.NewResponseController(r.ResponseWriter).Flush()
 }
+
+// levelFor logs server-side failures above the ordinary access lines.
+func levelFor(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}
