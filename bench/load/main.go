@@ -21,9 +21,11 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -45,7 +47,17 @@ func main() {
 	nkeys := flag.Int("keys", 10000, "keys in gatehouse's store")
 	soak := flag.Duration("soak", 0, "if set, also soak gatehouse this long at half its measured maximum rate")
 	startup := flag.Int("startup-keys", 0, "if set, only measure memory per key and start-up time with this many keys")
+	attackURL := flag.String("attack", "", "internal: attack this URL and print the result as JSON (the attacker runs in a process of its own)")
+	keysFile := flag.String("keys-file", "", "internal: with -attack, a file of keys to send, one a line")
+	rate := flag.Int("rate", 0, "internal: with -attack, requests per second (0: as fast as possible)")
 	flag.Parse()
+	if *attackURL != "" {
+		if err := attackMain(*attackURL, *keysFile, *rate, *duration, *workers); err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*duration, *rounds, *workers, *nkeys, *soak, *startup); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
@@ -103,22 +115,28 @@ func run(duration time.Duration, rounds, workers, nkeys int, soak time.Duration,
 	go gh.Serve(ctx, ln)
 	gateway := "http://" + ln.Addr().String()
 
+	keysFile := filepath.Join(dir, "keys.txt")
+	if err := os.WriteFile(keysFile, []byte(strings.Join(secrets, "\n")), 0o600); err != nil {
+		return err
+	}
 	type system struct {
-		name    string
-		targets vegeta.Targeter
-		results []result
+		name, url, keys string
+		results         []result
 	}
 	systems := []*system{
-		{name: "upstream", targets: fixed(upstream + "/v2/assets/158")},
-		{name: "bare proxy", targets: fixed(bare + "/api/v2/assets/158")},
-		{name: "gatehouse", targets: withKeys(gateway+"/api/v2/assets/158", secrets)},
+		{name: "upstream", url: upstream + "/v2/assets/158"},
+		{name: "bare proxy", url: bare + "/api/v2/assets/158"},
+		{name: "gatehouse", url: gateway + "/api/v2/assets/158", keys: keysFile},
 	}
-	fmt.Printf("%d rounds × %v per system, %d workers, max rate\n", rounds, duration, workers)
+	fmt.Printf("%d rounds × %v per system, %d workers, max rate; the attacker runs in a process of its own\n", rounds, duration, workers)
 	for r := range rounds {
 		for _, s := range systems {
-			res := attack(s.targets, 0, duration, workers)
+			res, err := attackProcess(s.url, s.keys, 0, duration, workers)
+			if err != nil {
+				return err
+			}
 			s.results = append(s.results, res)
-			fmt.Printf("  round %d %-10s %9.0f req/s  p50 %-9v p99 %-9v errors %d\n", r+1, s.name, res.rps, res.p50, res.p99, res.errors)
+			fmt.Printf("  round %d %-10s %9.0f req/s  p50 %-9v p99 %-9v errors %d\n", r+1, s.name, res.RPS, res.P50, res.P99, res.Errors)
 		}
 	}
 	fmt.Println()
@@ -127,25 +145,59 @@ func run(duration time.Duration, rounds, workers, nkeys int, soak time.Duration,
 	for _, s := range systems {
 		m := median(s.results)
 		med[s.name] = m
-		fmt.Printf("%-10s %10.0f %10v %10v %8d\n", s.name, m.rps, m.p50, m.p99, m.errors)
+		fmt.Printf("%-10s %10.0f %10v %10v %8d\n", s.name, m.RPS, m.P50, m.P99, m.Errors)
 	}
 	g, b := med["gatehouse"], med["bare proxy"]
-	fmt.Printf("\ngatehouse / bare proxy throughput: %.3fx   p99 difference: %v\n", g.rps/b.rps, g.p99-b.p99)
+	fmt.Printf("\ngatehouse / bare proxy throughput: %.3fx   p99 difference: %v\n", g.RPS/b.RPS, g.P99-b.P99)
 
 	if soak > 0 {
-		rate := int(g.rps / 2)
+		rate := int(g.RPS / 2)
 		fmt.Printf("\nsoak: %v at %d req/s (half the measured maximum)\n", soak, rate)
 		heap0 := heapMiB()
-		res := attack(withKeys(gateway+"/api/v2/assets/158", secrets), rate, soak, workers)
-		fmt.Printf("soak: %.0f req/s, p50 %v, p99 %v, errors %d, heap %.1f MiB → %.1f MiB\n", res.rps, res.p50, res.p99, res.errors, heap0, heapMiB())
+		res, err := attackProcess(gateway+"/api/v2/assets/158", keysFile, rate, soak, workers)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("soak: %.0f req/s, p50 %v, p99 %v, errors %d, heap %.1f MiB → %.1f MiB\n", res.RPS, res.P50, res.P99, res.Errors, heap0, heapMiB())
 	}
 	return nil
 }
 
 type result struct {
-	rps      float64
-	p50, p99 time.Duration
-	errors   int
+	RPS    float64       `json:"rps"`
+	P50    time.Duration `json:"p50"`
+	P99    time.Duration `json:"p99"`
+	Errors int           `json:"errors"`
+}
+
+// attackProcess runs the attacker as a child process of this program, so
+// that its work is not counted against the systems it measures.
+func attackProcess(url, keysFile string, rate int, d time.Duration, workers int) (result, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return result{}, err
+	}
+	cmd := exec.Command(self, "-attack", url, "-keys-file", keysFile, "-rate", strconv.Itoa(rate), "-duration", d.String(), "-workers", strconv.Itoa(workers))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return result{}, fmt.Errorf("attacker: %w", err)
+	}
+	var r result
+	return r, json.Unmarshal(out, &r)
+}
+
+// attackMain is the child: it attacks url and prints the result as JSON.
+func attackMain(url, keysFile string, rate int, d time.Duration, workers int) error {
+	t := fixed(url)
+	if keysFile != "" {
+		b, err := os.ReadFile(keysFile)
+		if err != nil {
+			return err
+		}
+		t = withKeys(url, strings.Fields(string(b)))
+	}
+	return json.NewEncoder(os.Stdout).Encode(attack(t, rate, d, workers))
 }
 
 func attack(t vegeta.Targeter, rate int, d time.Duration, workers int) result {
@@ -162,7 +214,7 @@ func attack(t vegeta.Targeter, rate int, d time.Duration, workers int) result {
 			errs += n
 		}
 	}
-	return result{rps: m.Throughput, p50: m.Latencies.P50, p99: m.Latencies.P99, errors: errs}
+	return result{RPS: m.Throughput, P50: m.Latencies.P50, P99: m.Latencies.P99, Errors: errs}
 }
 
 func median(rs []result) result {
@@ -171,12 +223,12 @@ func median(rs []result) result {
 		sort.Slice(c, func(i, j int) bool { return less(c[i], c[j]) })
 		return c[len(c)/2]
 	}
-	m := by(func(a, b result) bool { return a.rps < b.rps })
-	m.p50 = by(func(a, b result) bool { return a.p50 < b.p50 }).p50
-	m.p99 = by(func(a, b result) bool { return a.p99 < b.p99 }).p99
-	m.errors = 0
+	m := by(func(a, b result) bool { return a.RPS < b.RPS })
+	m.P50 = by(func(a, b result) bool { return a.P50 < b.P50 }).P50
+	m.P99 = by(func(a, b result) bool { return a.P99 < b.P99 }).P99
+	m.Errors = 0
 	for _, r := range rs {
-		m.errors += r.errors
+		m.Errors += r.Errors
 	}
 	return m
 }
