@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse"
+
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 )
@@ -78,6 +80,57 @@ func dataPlane(t *testing.T, g *gateway, key string) int {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// advance moves the clock by d and waits until the gateway serves again:
+// the key index, synced every second of wall time, counts as stale until
+// its next sync after the jump (503, the gateway's fail-closed answer).
+func advance(t *testing.T, g *gateway, d time.Duration) {
+	t.Helper()
+	g.Clock.Add(d)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		// A well-formed unknown key: 401 once the index is usable again.
+		if dataPlane(t, g, gatehouse.NewSecret().Reveal()) != http.StatusServiceUnavailable {
+			return
+		}
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-t.Context().Done():
+		}
+	}
+	t.Fatal("the gateway still answers 503 ten seconds after the clock moved")
+}
+
+// waitRequests polls the store until the key named name has n requests
+// counted in its details (usage is flushed every few seconds).
+func waitRequests(t *testing.T, g *gateway, name string, n int64) {
+	t.Helper()
+	ctx := context.Background()
+	list, _, err := g.Keys().List(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ""
+	for _, k := range list {
+		if k.Name == name {
+			id = k.ID
+		}
+	}
+	var got int64
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		d, err := g.Keys().Details(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got = d.Requests; got == n {
+			return
+		}
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-t.Context().Done():
+		}
+	}
+	t.Fatalf("requests counted for %s = %d, want %d", name, got, n)
 }
 
 // TestBrowser walks through the Settings page as an administrator would,
@@ -175,7 +228,20 @@ func TestBrowser(t *testing.T) {
 	do("a key that will expire", create("Nightly export", date(2)), created("Nightly export"))
 	expiring := text("#new-key")
 	do("a key that expires soon", create("Visitor kiosk", date(6)), created("Visitor kiosk"))
-	g.Clock.Add(3 * 24 * time.Hour)
+	// Three days of use for the details' chart: 5 requests (with the one
+	// above), 2 the next day, 3 on the third day after.
+	uses := func(n int) {
+		for range n {
+			if got := dataPlane(t, g, copied); got != 200 {
+				t.Fatalf("data plane with the copied key = %d, want 200", got)
+			}
+		}
+	}
+	uses(4)
+	advance(t, g, 24*time.Hour)
+	uses(2)
+	advance(t, g, 2*24*time.Hour)
+	uses(3)
 	do("see the expired warning",
 		logIn, // three days on, the session has expired too
 		chromedp.WaitVisible(row("Nightly export", "span", "Expired")),
@@ -196,10 +262,13 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("data plane with the renewed key = %d, want 200", got)
 	}
 
+	waitRequests(t, g, "BMS integration", 10)
 	do("more information",
 		chromedp.Click(row("BMS integration", "button", "More information")),
 		chromedp.WaitVisible(`//dt[normalize-space()="Scopes"]`),
 		chromedp.WaitVisible(`//td[normalize-space()="reveal"]`),
+		chromedp.WaitVisible(`//dt[normalize-space()="Requests (last 7 days)"]/following-sibling::dd[1][normalize-space()="10"]`),
+		chromedp.WaitVisible(`//*[local-name()="svg" and contains(@aria-label, ": 5;") and contains(@aria-label, ": 2;") and contains(@aria-label, ": 3;")]`),
 	)
 	shot("key-details.png")
 
@@ -218,7 +287,14 @@ func TestBrowser(t *testing.T) {
 	if msg := text("#form-error"); !strings.Contains(msg, "already exists") {
 		t.Errorf("form error = %q, want it to say the name already exists", msg)
 	}
-	do("fill the form for the screenshot", chromedp.SetValue("#name", "Weather station"), chromedp.SetValue("#validUntil", date(90)))
+	do("fill a fresh form for the screenshot",
+		chromedp.Navigate(g.URL+"/settings/api-keys"),
+		chromedp.Click(button("+ API Key")),
+		chromedp.WaitVisible("#name"),
+		chromedp.SendKeys("#name", "Weather station"),
+		chromedp.SetValue("#validUntil", date(90)),
+		chromedp.SetValue("#scope-assets", "write"),
+	)
 	shot("create-key.png")
 
 	// At a phone's width the list fits the screen: no sideways scrolling.

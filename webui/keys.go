@@ -35,18 +35,21 @@ type scopeChoice struct {
 }
 
 type keysData struct {
-	Title      string
-	Session    *session
-	Rows       []keyRow
-	Total      int
-	Shown      int
-	Flash      string
-	FormOpen   bool
-	FormError  string
-	FormName   string
-	FormDate   string
-	Choices    []scopeChoice
-	Today      string
+	Title     string
+	Session   *session
+	Rows      []keyRow
+	Total     int
+	Shown     int
+	Flash     string
+	Error     string
+	FormOpen  bool
+	FormError string
+	FormName  string
+	FormDate  string
+	Choices   []scopeChoice
+	// Tomorrow is the earliest expiration date the date pickers offer: a
+	// date means its midnight (UTC), so today is already past.
+	Tomorrow   string
 	NewKey     string
 	NewKeyName string
 }
@@ -57,7 +60,7 @@ func (u *UI) listData(r *http.Request) (*keysData, error) {
 		return nil, err
 	}
 	now := u.now()
-	d := &keysData{Title: "API Keys", Session: sessionOf(r), Total: total, Shown: len(list), Today: now.UTC().Format(time.DateOnly)}
+	d := &keysData{Title: "API Keys", Session: sessionOf(r), Total: total, Shown: len(list), Tomorrow: now.UTC().AddDate(0, 0, 1).Format(time.DateOnly)}
 	for _, k := range list {
 		row := keyRow{ID: k.ID, Name: k.Name, ValidUntil: k.ValidUntil, Expired: k.Expired(now), Scopes: strings.Join(k.Scopes.Strings(), ", ")}
 		if k.ValidUntil != nil && !row.Expired {
@@ -201,12 +204,20 @@ func (u *UI) delete(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/settings/api-keys?msg=deleted", http.StatusSeeOther)
 }
 
+// renew sets a key's new expiration date, or none when "No expiration" is
+// ticked. An empty date without that box is refused rather than read as
+// "never", so that a slip cannot make a key eternal.
 func (u *UI) renew(w http.ResponseWriter, r *http.Request) {
 	var until *time.Time
-	if text := strings.TrimSpace(r.PostFormValue("validUntil")); text != "" && r.PostFormValue("noExpiry") == "" {
+	if r.PostFormValue("noExpiry") == "" {
+		text := strings.TrimSpace(r.PostFormValue("validUntil"))
 		t, err := time.Parse(time.DateOnly, text)
-		if err != nil || !t.After(u.now()) {
-			http.Error(w, "The new expiration date must be a future date like 2027-01-31.", http.StatusBadRequest)
+		switch {
+		case text == "":
+			u.listError(w, r, http.StatusBadRequest, "Pick a new expiration date, or tick “No expiration”.")
+			return
+		case err != nil || !t.After(u.now()):
+			u.listError(w, r, http.StatusBadRequest, "The new expiration date must be a future date like 2027-01-31.")
 			return
 		}
 		until = &t
@@ -218,6 +229,17 @@ func (u *UI) renew(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/settings/api-keys?msg=renewed", http.StatusSeeOther)
 }
 
+// listError shows the list with an error above it.
+func (u *UI) listError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	d, err := u.listData(r)
+	if err != nil {
+		u.fail(w, err)
+		return
+	}
+	d.Error = msg
+	u.render(w, status, "keys", d)
+}
+
 // reveal answers {"key": "gth_..."} for "Copy key".
 func (u *UI) reveal(w http.ResponseWriter, r *http.Request) {
 	secret, err := u.Keys.Reveal(r.Context(), r.PathValue("id"), "admin:"+sessionOf(r).User)
@@ -227,27 +249,6 @@ func (u *UI) reveal(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]string{"key": secret.Reveal()})
-}
-
-type detailsData struct {
-	Title   string
-	Session *session
-	Key     keys.View
-	Details *keys.Details
-}
-
-func (u *UI) detailsPage(w http.ResponseWriter, r *http.Request) {
-	k, err := u.Keys.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
-		u.fail(w, err)
-		return
-	}
-	d, err := u.Keys.Details(r.Context(), k.ID)
-	if err != nil {
-		u.fail(w, err)
-		return
-	}
-	u.render(w, http.StatusOK, "details", detailsData{Title: k.Name, Session: sessionOf(r), Key: keys.NewView(k, u.now()), Details: d})
 }
 
 // fail answers an error as a plain page: not found, unavailable or internal.

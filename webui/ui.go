@@ -3,6 +3,16 @@
 // deleting them. Pages are html/template embedded in the binary, with a
 // little plain JavaScript for the clipboard and dialogs. Every change goes
 // through keys.Service, like the management API and the CLI.
+//
+// Sessions are stateless: the cookie holds the user, the expiry and a
+// random nonce, signed with HMAC-SHA256 under a key derived from the master
+// key, so every gateway node that shares the master key accepts it and a
+// restart logs nobody out. The CSRF token is an HMAC of the nonce; every
+// form carries it in a hidden field and every script request in the
+// X-CSRF-Token header. Logout puts the nonce on a revocation list kept in
+// memory until the session would have expired: in a cluster, a logged-out
+// cookie stays valid on the other nodes until it expires (SessionTTL). The
+// login throttle is per node too.
 package webui
 
 import (
@@ -26,7 +36,8 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// UI serves the Settings pages. Set the fields, then call Init once.
+// UI serves the Settings pages. Set the fields, then call Init once before
+// Handler, SessionAuth or EnsureAdmin.
 type UI struct {
 	// Keys manages the keys. Required.
 	Keys *keys.Service
@@ -46,7 +57,8 @@ type UI struct {
 	// SessionTTL is how long a login lasts. Zero means 12 hours.
 	SessionTTL time.Duration
 	// SecureCookies marks the session cookie Secure even when the request
-	// did not arrive over TLS (set it behind a TLS-terminating proxy).
+	// did not arrive over TLS (set it behind a TLS-terminating proxy). If
+	// false, the cookie is Secure only on requests that came over TLS.
 	SecureCookies bool
 	// BodyTimeout is how long a client has to send a form, so that a
 	// stalled body does not hold a connection. Zero means 10s.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gatehouse/keys"
 )
 
 func TestLogin(t *testing.T) {
@@ -170,5 +172,88 @@ func TestCreateFormErrors(t *testing.T) {
 	resp, body := send(t, c, "POST", g.URL+"/settings/api-keys", url.Values{"name": {"mixed"}, "scope:assets": {"write"}, "scope:data": {"none"}, "csrf": {csrf}})
 	if resp.StatusCode != http.StatusCreated || !strings.Contains(body, "assets:write") {
 		t.Errorf("create with mixed access = %d, want 201 listing assets:write", resp.StatusCode)
+	}
+}
+
+func TestRenew(t *testing.T) {
+	t.Parallel()
+	g := mustGateway(t)
+	ctx := context.Background()
+	tomorrow := g.Clock.Now().Add(24 * time.Hour)
+	k, _, err := g.Keys().Create(ctx, keys.CreateRequest{Name: "nightly", ValidUntil: &tomorrow}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Clock.Add(48 * time.Hour)
+	c := newClient(t)
+	csrf := login(t, g, c)
+	renewURL := g.URL + "/settings/api-keys/" + k.ID + "/renew"
+	yesterday := g.Clock.Now().Add(-24 * time.Hour).Format(time.DateOnly)
+	tests := []struct {
+		name   string
+		form   url.Values
+		status int
+		want   string
+	}{
+		{"no date and no box", url.Values{}, 400, "Pick a new expiration date"},
+		{"past date", url.Values{"validUntil": {yesterday}}, 400, "future date"},
+		{"not a date", url.Values{"validUntil": {"soon"}}, 400, "future date"},
+	}
+	for _, tt := range tests {
+		tt.form.Set("csrf", csrf)
+		resp, body := send(t, c, "POST", renewURL, tt.form)
+		if resp.StatusCode != tt.status || !strings.Contains(body, tt.want) || !strings.Contains(body, `id="page-error"`) {
+			t.Errorf("%s: %d, want %d with %q shown on the page", tt.name, resp.StatusCode, tt.status, tt.want)
+		}
+		if got, _ := g.Keys().Get(ctx, k.ID); !got.Expired(g.Clock.Now()) {
+			t.Fatalf("%s: the key was renewed", tt.name)
+		}
+	}
+
+	next := g.Clock.Now().AddDate(0, 1, 0).Format(time.DateOnly)
+	if resp, _ := send(t, c, "POST", renewURL, url.Values{"csrf": {csrf}, "validUntil": {next}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("renew to %s = %d, want 303", next, resp.StatusCode)
+	}
+	if got, _ := g.Keys().Get(ctx, k.ID); got.Expired(g.Clock.Now()) || got.ValidUntil == nil || got.ValidUntil.Format(time.DateOnly) != next {
+		t.Errorf("after renewal: validUntil = %v, want %s and not expired", got.ValidUntil, next)
+	}
+	// "No expiration" wins over a date sent along.
+	if resp, _ := send(t, c, "POST", renewURL, url.Values{"csrf": {csrf}, "validUntil": {next}, "noExpiry": {"1"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("renew without expiry = %d, want 303", resp.StatusCode)
+	}
+	if got, _ := g.Keys().Get(ctx, k.ID); got.ValidUntil != nil {
+		t.Errorf("after renewal without expiry: validUntil = %v, want none", got.ValidUntil)
+	}
+	if resp, _ := send(t, c, "POST", g.URL+"/settings/api-keys/key_missing/renew", url.Values{"csrf": {csrf}, "noExpiry": {"1"}}); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("renew of a missing key = %d, want 404", resp.StatusCode)
+	}
+}
+
+func TestDetailsPage(t *testing.T) {
+	t.Parallel()
+	g := mustGateway(t)
+	k, secret, err := g.Keys().Create(context.Background(), keys.CreateRequest{Name: "BMS <integration>"}, "admin:admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t)
+	login(t, g, c)
+	resp, body := send(t, c, "GET", g.URL+"/settings/api-keys/"+k.ID, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("details = %d, want 200", resp.StatusCode)
+	}
+	for _, want := range []string{"BMS &lt;integration&gt;", k.Hint, "*:read", "admin:admin", ">create<", "Requests (last 7 days)", "Copy key"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("details page lacks %q", want)
+		}
+	}
+	if n := strings.Count(body, ": 0;"); n != 7 {
+		t.Errorf("request chart has %d empty days, want 7", n)
+	}
+	if strings.Contains(body, secret.Reveal()) {
+		t.Error("details page shows the plain key")
+	}
+	if resp, _ := send(t, c, "GET", g.URL+"/settings/api-keys/key_missing", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("details of a missing key = %d, want 404", resp.StatusCode)
 	}
 }

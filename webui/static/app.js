@@ -83,4 +83,11 @@
       document.getElementById("renew-date").focus();
     });
   });
+  // "No expiration" replaces the date: it is then neither asked nor sent.
+  var never = document.getElementById("renew-never");
+  if (never) never.addEventListener("change", function () {
+    var d = document.getElementById("renew-date");
+    d.disabled = never.checked;
+    d.required = !never.checked;
+  });
 })();
