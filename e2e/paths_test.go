@@ -65,6 +65,8 @@ func runCases(t *testing.T, g *gateway, cases []dataCase) {
 			t.Errorf("%s: upstream X-Forwarded-Proto %q, want http", tc.name, h.Get("X-Forwarded-Proto"))
 		case h.Get("Forwarded") != "":
 			t.Errorf("%s: upstream received the client's Forwarded %q", tc.name, h.Get("Forwarded"))
+		case spoofed(h) != "":
+			t.Errorf("%s: upstream received the client's %s", tc.name, spoofed(h))
 		case h.Get("Upgrade") != "" || h.Get("HTTP2-Settings") != "":
 			t.Errorf("%s: upstream received Upgrade %q / HTTP2-Settings %q", tc.name, h.Get("Upgrade"), h.Get("HTTP2-Settings"))
 		case r.Host != upHost:
@@ -255,4 +257,17 @@ func TestPathProperty(t *testing.T) {
 	if accepted == 0 {
 		t.Error("no random path was accepted: the property was not exercised")
 	}
+}
+
+// spoofed names the first header in h that only a client could have set to
+// claim an address, a method or a path the gateway did not authorise.
+func spoofed(h http.Header) string {
+	for _, name := range []string{"X-Real-Ip", "X-Client-Ip", "True-Client-Ip", "X-Cluster-Client-Ip", "Client-Ip",
+		"X-Original-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server",
+		"X-Original-Url", "X-Rewrite-Url", "X-Original-Uri", "X-Http-Method-Override", "X-Http-Method", "X-Method-Override"} {
+		if h.Get(name) != "" {
+			return name
+		}
+	}
+	return ""
 }

@@ -184,6 +184,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, forwardKey{}, fw)))
 }
 
+// spoofable are request headers that upstream frameworks commonly trust to
+// name the client, or to override the method or path: a key allowed to read
+// /api/v2/assets must not make an upstream see a DELETE or another path, and
+// a client must not choose the address the upstream believes it came from.
+// They are dropped; the gateway sets X-Forwarded-For/Host/Proto itself.
+var spoofable = []string{
+	"X-Real-Ip", "X-Client-Ip", "True-Client-Ip", "X-Cluster-Client-Ip", "Client-Ip",
+	"X-Original-Forwarded-For", "X-Original-Url", "X-Rewrite-Url", "X-Original-Uri",
+	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+}
+
 func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	fw := pr.In.Context().Value(forwardKey{}).(*forward)
 	pr.SetURL(fw.route.Upstream)
@@ -196,9 +207,12 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	hd := pr.Out.Header
 	hd.Del(keyauth.Header)
 	for name := range hd {
-		if strings.HasPrefix(name, "X-Gatehouse-") {
+		if strings.HasPrefix(name, "X-Gatehouse-") || strings.HasPrefix(name, "X-Forwarded-") {
 			delete(hd, name)
 		}
+	}
+	for _, name := range spoofable {
+		delete(hd, name)
 	}
 	if fw.key != nil {
 		hd.Set("X-Gatehouse-Key-Id", fw.key.ID)
