@@ -288,8 +288,8 @@ func (c *Config) validateRoutes(bad func(key, format string, args ...any)) {
 			bad(key+".path", "must start with / (got %q)", r.Path)
 		case len(r.Path) > 1 && strings.HasSuffix(r.Path, "/"):
 			bad(key+".path", "must not end with / (got %q)", r.Path)
-		case strings.Contains(r.Path, "//") || strings.ContainsAny(r.Path, "\\%;?#") || hasDotSegment(r.Path):
-			bad(key+".path", "must be a plain path without //, dot segments, %%, ;, ? or # (got %q)", r.Path)
+		case strings.Contains(r.Path, "//") || strings.ContainsAny(r.Path, "\\%;?#") || hasDotSegment(r.Path) || hasControl(r.Path):
+			bad(key+".path", "must be a plain path without //, dot segments, %%, ;, ?, # or control characters (got %q)", r.Path)
 		default:
 			if j, dup := paths[r.Path]; dup {
 				bad(key+".path", "%q is also the path of routes[%d]", r.Path, j)
@@ -334,6 +334,12 @@ func (c *Config) validateRoutes(bad func(key, format string, args ...any)) {
 // segmentPrefix reports whether prefix matches p on whole path segments.
 func segmentPrefix(p, prefix string) bool {
 	return p == prefix || prefix == "/" || strings.HasPrefix(p, prefix+"/")
+}
+
+// hasControl reports whether p holds an ASCII control character, which no
+// request path can match.
+func hasControl(p string) bool {
+	return strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
 func hasDotSegment(p string) bool {
