@@ -53,6 +53,13 @@ type Config struct {
 	// while the store cannot be reached (GATEHOUSE_STORE_OUTAGE_GRACE).
 	// Default: 5m.
 	StoreOutageGrace Duration `yaml:"store_outage_grace"`
+	// UsageFlushInterval is how often each node writes the usage it
+	// counted (request counts, lastUsedAt) to the store
+	// (GATEHOUSE_USAGE_FLUSH_INTERVAL). A flush costs a row write per key
+	// used, so a longer interval costs the store less; lastUsedAt lags by
+	// up to this much, and a crash loses at most this much usage. Default:
+	// 10s.
+	UsageFlushInterval Duration `yaml:"usage_flush_interval"`
 	// SecureCookies marks the Settings session cookie Secure; set it when a
 	// TLS-terminating proxy stands in front (GATEHOUSE_SECURE_COOKIES).
 	// Default: false (the cookie is Secure anyway on TLS connections).
@@ -107,13 +114,14 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // Default returns the embedded default configuration.
 func Default() *Config {
 	return &Config{
-		Listen:            "127.0.0.1:8080",
-		Storage:           "sqlite:./gatehouse-data/gatehouse.db",
-		SecretKeyFile:     "./gatehouse-data/secret.key",
-		ReadHeaderTimeout: Duration(10 * time.Second),
-		ShutdownTimeout:   Duration(15 * time.Second),
-		StoreOutageGrace:  Duration(5 * time.Minute),
-		LogFormat:         "text",
+		Listen:             "127.0.0.1:8080",
+		Storage:            "sqlite:./gatehouse-data/gatehouse.db",
+		SecretKeyFile:      "./gatehouse-data/secret.key",
+		ReadHeaderTimeout:  Duration(10 * time.Second),
+		ShutdownTimeout:    Duration(15 * time.Second),
+		StoreOutageGrace:   Duration(5 * time.Minute),
+		UsageFlushInterval: Duration(10 * time.Second),
+		LogFormat:          "text",
 	}
 }
 
@@ -169,6 +177,7 @@ var Env = []struct{ Var, Key string }{
 	{"GATEHOUSE_READ_HEADER_TIMEOUT", "read_header_timeout"},
 	{"GATEHOUSE_SHUTDOWN_TIMEOUT", "shutdown_timeout"},
 	{"GATEHOUSE_STORE_OUTAGE_GRACE", "store_outage_grace"},
+	{"GATEHOUSE_USAGE_FLUSH_INTERVAL", "usage_flush_interval"},
 	{"GATEHOUSE_SECURE_COOKIES", "secure_cookies"},
 	{"GATEHOUSE_LOG_FORMAT", "log_format"},
 	{"GATEHOUSE_ROUTES", "routes"},
@@ -256,7 +265,7 @@ func (c *Config) Validate() error {
 	for _, d := range []struct {
 		key string
 		v   Duration
-	}{{"read_header_timeout", c.ReadHeaderTimeout}, {"shutdown_timeout", c.ShutdownTimeout}, {"store_outage_grace", c.StoreOutageGrace}} {
+	}{{"read_header_timeout", c.ReadHeaderTimeout}, {"shutdown_timeout", c.ShutdownTimeout}, {"store_outage_grace", c.StoreOutageGrace}, {"usage_flush_interval", c.UsageFlushInterval}} {
 		if d.v <= 0 {
 			bad(d.key, "must be a positive duration such as 10s")
 		}

@@ -52,7 +52,7 @@ routes:
     public: true
     timeout: 5s
 `)
-	env := map[string]string{"GATEHOUSE_LISTEN": "127.0.0.1:9100", "GATEHOUSE_SHUTDOWN_TIMEOUT": "3s"}
+	env := map[string]string{"GATEHOUSE_LISTEN": "127.0.0.1:9100", "GATEHOUSE_SHUTDOWN_TIMEOUT": "3s", "GATEHOUSE_USAGE_FLUSH_INTERVAL": "1m"}
 	c, err := config.Load(p, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +62,9 @@ routes:
 	}
 	if got, want := time.Duration(c.ShutdownTimeout), 3*time.Second; got != want {
 		t.Errorf("ShutdownTimeout = %v, want %v", got, want)
+	}
+	if got, want := time.Duration(c.UsageFlushInterval), time.Minute; got != want {
+		t.Errorf("UsageFlushInterval = %v, want %v", got, want)
 	}
 	if got, want := c.DefaultRateLimit.Requests, 100; got != want {
 		t.Errorf("DefaultRateLimit.Requests = %d, want %d", got, want)

@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,6 +51,7 @@ func main() {
 	attackURL := flag.String("attack", "", "internal: attack this URL and print the result as JSON (the attacker runs in a process of its own)")
 	keysFile := flag.String("keys-file", "", "internal: with -attack, a file of keys to send, one a line")
 	rate := flag.Int("rate", 0, "internal: with -attack, requests per second (0: as fast as possible)")
+	cpuProfile := flag.String("cpuprofile", "", "if set, write a CPU profile of this process (upstream, proxies, gatehouse) during gatehouse's last round to this file")
 	flag.Parse()
 	if *attackURL != "" {
 		if err := attackMain(*attackURL, *keysFile, *rate, *duration, *workers); err != nil {
@@ -58,13 +60,13 @@ func main() {
 		}
 		return
 	}
-	if err := run(*duration, *rounds, *workers, *nkeys, *soak, *startup); err != nil {
+	if err := run(*duration, *rounds, *workers, *nkeys, *soak, *startup, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
 }
 
-func run(duration time.Duration, rounds, workers, nkeys int, soak time.Duration, startup int) error {
+func run(duration time.Duration, rounds, workers, nkeys int, soak time.Duration, startup int, cpuProfile string) error {
 	dir, err := os.MkdirTemp("", "gatehouse-load-")
 	if err != nil {
 		return err
@@ -131,7 +133,21 @@ func run(duration time.Duration, rounds, workers, nkeys int, soak time.Duration,
 	fmt.Printf("%d rounds × %v per system, %d workers, max rate; the attacker runs in a process of its own\n", rounds, duration, workers)
 	for r := range rounds {
 		for _, s := range systems {
+			profiling := cpuProfile != "" && s.name == "gatehouse" && r == rounds-1
+			if profiling {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+			}
 			res, err := attackProcess(s.url, s.keys, 0, duration, workers)
+			if profiling {
+				pprof.StopCPUProfile()
+			}
 			if err != nil {
 				return err
 			}
