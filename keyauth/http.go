@@ -27,9 +27,19 @@ func SetRateHeaders(h http.Header, v Verdict) {
 	if !v.Limited {
 		return
 	}
-	h.Set("RateLimit-Limit", strconv.Itoa(v.Rate.Limit))
-	h.Set("RateLimit-Remaining", strconv.Itoa(max(v.Rate.Remaining, 0)))
-	h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(v.Rate.ResetAfter)))
+	// One string and one slice hold the three values: this runs on every
+	// request, and three Sets would cost six allocations.
+	var buf [3 * 20]byte
+	b := strconv.AppendInt(buf[:0], int64(v.Rate.Limit), 10)
+	n1 := len(b)
+	b = strconv.AppendInt(b, int64(max(v.Rate.Remaining, 0)), 10)
+	n2 := len(b)
+	b = strconv.AppendInt(b, int64(ceilSeconds(v.Rate.ResetAfter)), 10)
+	all := string(b)
+	vals := []string{all[:n1], all[n1:n2], all[n2:]}
+	h["Ratelimit-Limit"] = vals[0:1:1]
+	h["Ratelimit-Remaining"] = vals[1:2:2]
+	h["Ratelimit-Reset"] = vals[2:3:3]
 }
 
 func ceilSeconds(d time.Duration) int {

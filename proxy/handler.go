@@ -94,6 +94,9 @@ func (h *Handler) Init() error {
 			return err
 		}
 	}
+	for _, r := range h.Table.routes {
+		r.duration = h.duration.WithLabelValues(r.Name)
+	}
 	h.proxy = &httputil.ReverseProxy{
 		Rewrite:        h.rewrite,
 		Transport:      transport,
@@ -229,7 +232,7 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 
 func (h *Handler) modifyResponse(resp *http.Response) error {
 	fw := resp.Request.Context().Value(forwardKey{}).(*forward)
-	h.duration.WithLabelValues(fw.route.Name).Observe(time.Since(fw.start).Seconds())
+	fw.route.duration.Observe(time.Since(fw.start).Seconds())
 	// The upstream cannot set the gateway's identity headers on the answer.
 	resp.Header.Del(keyauth.Header)
 	if fw.key != nil && h.Watch != nil && longLived(resp) {
@@ -257,7 +260,7 @@ func longLived(resp *http.Response) bool {
 func (h *Handler) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	fw := r.Context().Value(forwardKey{}).(*forward)
 	info := gatehouse.RequestInfoFromContext(r.Context())
-	h.duration.WithLabelValues(fw.route.Name).Observe(time.Since(fw.start).Seconds())
+	fw.route.duration.Observe(time.Since(fw.start).Seconds())
 	switch {
 	case fw.bodyErr.Load() != nil && r.Context().Err() == nil:
 		fail(w, info, http.StatusBadRequest, gatehouse.EInvalidRequest, "The request body could not be read: "+(*fw.bodyErr.Load()).Error()+".")

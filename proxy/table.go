@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"gatehouse"
 )
 
@@ -34,6 +36,9 @@ type Route struct {
 	WebSocket bool
 
 	transport http.RoundTripper // set by Handler.Init
+	// duration is the route's child of the upstream duration histogram,
+	// set by Handler.Init so that a request does not look it up.
+	duration prometheus.Observer
 }
 
 // Table is an immutable set of routes.

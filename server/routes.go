@@ -113,7 +113,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			if route == "" {
 				route = "none"
 			}
-			s.requests.WithLabelValues(route, strconv.Itoa(rec.status), outcome).Inc()
+			s.requests.WithLabelValues(route, statusLabel(rec.status), outcome).Inc()
 			level := levelFor(rec.status)
 			if !s.log.Enabled(r.Context(), level) {
 				return
@@ -181,6 +181,22 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 // Flush passes a flush on, for streamed responses.
 func (r *recorder) Flush() {
 	http.NewResponseController(r.ResponseWriter).Flush()
+}
+
+// statusLabels holds the metric label of every HTTP status, so that
+// counting a request does not format one.
+var statusLabels = func() (l [600]string) {
+	for i := range l {
+		l[i] = strconv.Itoa(i)
+	}
+	return l
+}()
+
+func statusLabel(code int) string {
+	if code >= 0 && code < len(statusLabels) {
+		return statusLabels[code]
+	}
+	return strconv.Itoa(code)
 }
 
 // levelFor logs server-side failures above the ordinary access lines.

@@ -51,7 +51,7 @@ func main() {
 	attackURL := flag.String("attack", "", "internal: attack this URL and print the result as JSON (the attacker runs in a process of its own)")
 	keysFile := flag.String("keys-file", "", "internal: with -attack, a file of keys to send, one a line")
 	rate := flag.Int("rate", 0, "internal: with -attack, requests per second (0: as fast as possible)")
-	cpuProfile := flag.String("cpuprofile", "", "if set, write a CPU profile of this process (upstream, proxies, gatehouse) during gatehouse's last round to this file")
+	cpuProfile := flag.String("cpuprofile", "", "if set, write CPU profiles of this process (upstream and the system attacked) during the last round of the bare proxy and of gatehouse to FILE.bare and FILE.gatehouse")
 	flag.Parse()
 	if *attackURL != "" {
 		if err := attackMain(*attackURL, *keysFile, *rate, *duration, *workers); err != nil {
@@ -133,9 +133,9 @@ func run(duration time.Duration, rounds, workers, nkeys int, soak time.Duration,
 	fmt.Printf("%d rounds × %v per system, %d workers, max rate; the attacker runs in a process of its own\n", rounds, duration, workers)
 	for r := range rounds {
 		for _, s := range systems {
-			profiling := cpuProfile != "" && s.name == "gatehouse" && r == rounds-1
+			profiling := cpuProfile != "" && r == rounds-1 && s.name != "upstream"
 			if profiling {
-				f, err := os.Create(cpuProfile)
+				f, err := os.Create(cpuProfile + "." + strings.Fields(s.name)[0])
 				if err != nil {
 					return err
 				}
