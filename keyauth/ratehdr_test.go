@@ -33,3 +33,10 @@ func TestSetRateHeaders(t *testing.T) {
 		t.Errorf("SetRateHeaders allocates %v times, want at most 2", n)
 	}
 }
+
+func TestHeaderKeyIsCanonical(t *testing.T) {
+	t.Parallel()
+	if got := http.CanonicalHeaderKey(keyauth.Header); got != keyauth.HeaderKey {
+		t.Errorf("CanonicalHeaderKey(%q) = %q, want HeaderKey %q", keyauth.Header, got, keyauth.HeaderKey)
+	}
+}

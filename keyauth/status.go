@@ -13,6 +13,11 @@ import (
 // Header is the one header a key is read from.
 const Header = "X-API-Key"
 
+// HeaderKey is Header as net/http stores it (http.CanonicalHeaderKey), for
+// indexing an http.Header directly: Get, Values and Del canonicalise a
+// non-canonical name on every call, which allocates on every request.
+const HeaderKey = "X-Api-Key"
+
 // Status is the outcome of a key check.
 type Status uint8
 

@@ -114,7 +114,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // authenticate finds who makes the request. When it reports false it has
 // answered already.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (actor string, ok bool) {
-	presented := r.Header.Values(keyauth.Header)
+	presented := r.Header[keyauth.HeaderKey]
 	if len(presented) == 0 && h.Session != nil {
 		user, ok, err := h.Session(r)
 		if err != nil {

@@ -162,7 +162,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fw := &forward{route: route, path: r.URL.Path}
 	ctx := r.Context()
 	if !route.Public {
-		v := h.Verifier.Check(ctx, r.Header.Values(keyauth.Header), route.Scope, gatehouse.MethodAccess(r.Method))
+		v := h.Verifier.Check(ctx, r.Header[keyauth.HeaderKey], route.Scope, gatehouse.MethodAccess(r.Method))
 		if v.Key != nil {
 			info.KeyID = v.Key.ID
 		}
@@ -208,7 +208,7 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 
 	hd := pr.Out.Header
-	hd.Del(keyauth.Header)
+	delete(hd, keyauth.HeaderKey)
 	for name := range hd {
 		if strings.HasPrefix(name, "X-Gatehouse-") || strings.HasPrefix(name, "X-Forwarded-") {
 			delete(hd, name)
@@ -234,7 +234,7 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 	fw := resp.Request.Context().Value(forwardKey{}).(*forward)
 	fw.route.duration.Observe(time.Since(fw.start).Seconds())
 	// The upstream cannot set the gateway's identity headers on the answer.
-	resp.Header.Del(keyauth.Header)
+	delete(resp.Header, keyauth.HeaderKey)
 	if fw.key != nil && h.Watch != nil && longLived(resp) {
 		// Deleting or expiring the key closes the answer's body (the
 		// backend connection of an upgrade), which ends the copy to the
