@@ -43,32 +43,47 @@ import (
 	"gatehouse/server"
 )
 
+// options are the flags of a measuring run.
+type options struct {
+	duration   time.Duration
+	rounds     int
+	workers    int
+	keys       int
+	soak       time.Duration
+	startup    int
+	cpuProfile string
+	accessLog  bool
+}
+
 func main() {
-	duration := flag.Duration("duration", 5*time.Second, "length of each attack")
-	rounds := flag.Int("rounds", 3, "alternating rounds of upstream, bare proxy, gatehouse")
-	workers := flag.Int("workers", 32, "concurrent connections of the attacker")
-	nkeys := flag.Int("keys", 10000, "keys in gatehouse's store")
-	soak := flag.Duration("soak", 0, "if set, also soak gatehouse this long at half its measured maximum rate")
-	startup := flag.Int("startup-keys", 0, "if set, only measure memory per key and start-up time with this many keys")
+	var o options
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each attack")
+	flag.IntVar(&o.rounds, "rounds", 3, "alternating rounds of upstream, bare proxy, gatehouse")
+	flag.IntVar(&o.workers, "workers", 32, "concurrent connections of the attacker")
+	flag.IntVar(&o.keys, "keys", 10000, "keys in gatehouse's store")
+	flag.DurationVar(&o.soak, "soak", 0, "if set, also soak gatehouse this long at half its measured maximum rate")
+	flag.IntVar(&o.startup, "startup-keys", 0, "if set, only measure memory per key and start-up time with this many keys")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "if set, write CPU profiles of this process (upstream and the system attacked) during the last round of the bare proxy and of gatehouse to FILE.bare and FILE.gatehouse")
+	flag.BoolVar(&o.accessLog, "access-log", false, "gatehouse writes its JSON access log to a file (off by default: the bare proxy logs nothing)")
 	attackURL := flag.String("attack", "", "internal: attack this URL and print the result as JSON (the attacker runs in a process of its own)")
 	keysFile := flag.String("keys-file", "", "internal: with -attack, a file of keys to send, one a line")
 	rate := flag.Int("rate", 0, "internal: with -attack, requests per second (0: as fast as possible)")
-	cpuProfile := flag.String("cpuprofile", "", "if set, write CPU profiles of this process (upstream and the system attacked) during the last round of the bare proxy and of gatehouse to FILE.bare and FILE.gatehouse")
 	flag.Parse()
 	if *attackURL != "" {
-		if err := attackMain(*attackURL, *keysFile, *rate, *duration, *workers); err != nil {
+		if err := attackMain(*attackURL, *keysFile, *rate, o.duration, o.workers); err != nil {
 			fmt.Fprintln(os.Stderr, "load:", err)
 			os.Exit(1)
 		}
 		return
 	}
-	if err := run(*duration, *rounds, *workers, *nkeys, *soak, *startup, *cpuProfile); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
 }
 
-func run(duration time.Duration, rounds, workers, nkeys int, soak time.Duration, startup int, cpuProfile string) error {
+func run(o options) error {
+	duration, rounds, workers, nkeys, soak, cpuProfile := o.duration, o.rounds, o.workers, o.keys, o.soak, o.cpuProfile
 	dir, err := os.MkdirTemp("", "gatehouse-load-")
 	if err != nil {
 		return err
@@ -89,8 +104,8 @@ func run(duration time.Duration, rounds, workers, nkeys int, soak time.Duration,
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if startup > 0 {
-		return measureStartup(ctx, cfg, startup)
+	if o.startup > 0 {
+		return measureStartup(ctx, cfg, o.startup)
 	}
 
 	target, _ := url.Parse(upstream + "/v2/assets")
@@ -105,7 +120,16 @@ func run(duration time.Duration, rounds, workers, nkeys int, soak time.Duration,
 		return err
 	}
 	start := time.Now()
-	gh, err := server.Open(ctx, cfg, server.Options{Logger: slog.New(slog.DiscardHandler)})
+	logger := slog.New(slog.DiscardHandler)
+	if o.accessLog {
+		f, err := os.Create(filepath.Join(dir, "access.log"))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		logger = slog.New(slog.NewJSONHandler(f, nil))
+	}
+	gh, err := server.Open(ctx, cfg, server.Options{Logger: logger})
 	if err != nil {
 		return err
 	}
