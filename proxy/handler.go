@@ -235,6 +235,11 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 	fw.route.duration.Observe(time.Since(fw.start).Seconds())
 	// The upstream cannot set the gateway's identity headers on the answer.
 	delete(resp.Header, keyauth.HeaderKey)
+	if loc := resp.Header["Location"]; len(loc) == 1 {
+		if public, ok := fw.route.publicLocation(loc[0]); ok {
+			loc[0] = public
+		}
+	}
 	if fw.key != nil && h.Watch != nil && longLived(resp) {
 		// Deleting or expiring the key closes the answer's body (the
 		// backend connection of an upgrade), which ends the copy to the

@@ -254,6 +254,48 @@ func TestRoutingAndRewrite(t *testing.T) {
 	}
 }
 
+// TestRedirectsStayBehindTheGateway: a Location into the route's upstream
+// prefix, on the upstream's host or host-relative, becomes the client's
+// path; anything else is passed on as the upstream sent it.
+func TestRedirectsStayBehindTheGateway(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", r.URL.Query().Get("to"))
+		w.WriteHeader(http.StatusFound)
+	}, time.Second)
+	key := f.key(t, "a", "all", nil, "assets:read", "platform:read")
+	up := f.up.URL // http://127.0.0.1:port
+	tests := []struct{ path, to, want string }{
+		{"/api/v2/assets/158", up + "/v2/assets/158/", "/api/v2/assets/158/"},
+		{"/api/v2/assets", up + "/v2/assets?page=2#top", "/api/v2/assets?page=2#top"},
+		{"/api/v2/assets", "/v2/assets/caf%C3%A9", "/api/v2/assets/caf%C3%A9"},
+		{"/api/v2/assets", strings.Replace(up, "http://", "//", 1) + "/v2/assets/1", "/api/v2/assets/1"},
+		{"/api/v2/assets", "/v2/assets", "/api/v2/assets"},
+		{"/api/v2/other", "/v2/assets-bulk", "/api/v2/assets-bulk"}, // the platform route's prefix is /v2
+		{"/apps-public/x", "/apps-public/y", "/apps-public/y"},
+		// Left alone: another site, another scheme, outside the prefix, relative.
+		{"/api/v2/assets", "https://example.com/v2/assets/1", "https://example.com/v2/assets/1"},
+		{"/api/v2/assets", strings.Replace(up, "http://", "https://", 1) + "/v2/assets/1", strings.Replace(up, "http://", "https://", 1) + "/v2/assets/1"},
+		{"/api/v2/assets", "/login", "/login"},
+		{"/api/v2/assets", "/v2/assetsX", "/v2/assetsX"},
+		{"/api/v2/assets", "158/", "158/"},
+		{"/api/v2/assets", "mailto:ops@example.com", "mailto:ops@example.com"},
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tt := range tests {
+		req, _ := http.NewRequest("GET", f.gw.URL+tt.path+"?to="+url.QueryEscape(tt.to), nil)
+		req.Header.Set(keyauth.Header, key)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || got != tt.want {
+			t.Errorf("%s redirected to %q: client got %d %q, want 302 %q", tt.path, tt.to, resp.StatusCode, got, tt.want)
+		}
+	}
+}
+
 func TestHeaderHygiene(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil, time.Second)

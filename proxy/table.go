@@ -143,3 +143,48 @@ func (r *Route) upstreamPath(path string) string {
 	}
 	return base + rest
 }
+
+// publicPath maps a path on the upstream back to the path a client uses:
+// the inverse of upstreamPath. It reports false for a path outside the
+// upstream's prefix.
+func (r *Route) publicPath(upstream string) (string, bool) {
+	base := strings.TrimSuffix(r.Upstream.Path, "/")
+	if !strings.HasPrefix(upstream, "/") || base != "" && !segmentPrefix(upstream, base) {
+		return "", false
+	}
+	public := strings.TrimSuffix(r.Path, "/") + upstream[len(base):]
+	switch {
+	case public == "":
+		public = "/"
+	case strings.HasPrefix(public, "//"), strings.HasPrefix(public, "/\\"):
+		return "", false // would read as another host
+	}
+	return public, true
+}
+
+// publicLocation rewrites a Location header of the upstream that points
+// into the route's upstream prefix, on the upstream's own host or
+// host-relative, into the path a client uses, so that a redirect neither
+// leads clients to the upstream's address nor out of the gateway. Anything
+// else (another site, a path outside the prefix, a relative reference) is
+// left as it is.
+func (r *Route) publicLocation(loc string) (string, bool) {
+	u, err := url.Parse(loc)
+	if err != nil || u.Opaque != "" || u.User != nil {
+		return "", false
+	}
+	switch {
+	case u.Host != "":
+		if !strings.EqualFold(u.Host, r.Upstream.Host) || u.Scheme != "" && !strings.EqualFold(u.Scheme, r.Upstream.Scheme) {
+			return "", false
+		}
+	case u.Scheme != "":
+		return "", false
+	}
+	p, ok := r.publicPath(u.Path)
+	if !ok {
+		return "", false
+	}
+	out := url.URL{Path: p, RawQuery: u.RawQuery, ForceQuery: u.ForceQuery, Fragment: u.Fragment}
+	return out.String(), true
+}
