@@ -270,6 +270,9 @@ func (c *Config) Validate() error {
 			bad(d.key, "must be a positive duration such as 10s")
 		}
 	}
+	if c.UsageFlushInterval > 0 && c.UsageFlushInterval < Duration(100*time.Millisecond) {
+		bad("usage_flush_interval", "must be at least 100ms: each flush writes to the store (got %s)", time.Duration(c.UsageFlushInterval))
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("log_format", "must be text or json (got %q)", c.LogFormat)
 	}

@@ -112,6 +112,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"route bad upstream", "routes:\n  - name: a\n    path: /a\n    upstream: ftp://x\n    scope: a\n", "routes[0].upstream"},
 		{"route trailing slash", "routes:\n  - name: a\n    path: /a/\n    upstream: http://127.0.0.1:1/a\n    scope: a\n", "routes[0].path"},
 		{"route dot segment", "routes:\n  - name: a\n    path: /a/../b\n    upstream: http://127.0.0.1:1/a\n    scope: a\n", "routes[0].path"},
+		{"usage flush too often", "usage_flush_interval: 10ms\n", "usage_flush_interval"},
 		{"route control character", "routes:\n  - name: a\n    path: \"/a\\tb\"\n    upstream: http://127.0.0.1:1/a\n    scope: a\n", "control characters"},
 		{"route reserved path", "routes:\n  - name: a\n    path: /api/v2/api-keys\n    upstream: http://127.0.0.1:1/a\n    scope: a\n", "never proxied"},
 		{"route star scope", "routes:\n  - name: a\n    path: /a\n    upstream: http://127.0.0.1:1/a\n    scope: \"*\"\n", "reserved"},
