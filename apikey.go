@@ -130,6 +130,9 @@ type User struct {
 	Username     string
 	PasswordHash string
 	CreatedAt    time.Time
+	// SessionsAfter voids the user's Settings sessions issued before it:
+	// logging out moves it to now, and so does replacing the user.
+	SessionsAfter time.Time
 }
 
 // KeyStore is where keys, their audit log and usage live. Implementations:
@@ -182,8 +185,13 @@ type KeyStore interface {
 	// reload every key.
 	FindChanges(ctx context.Context, since int64) (changes []KeyChange, ok bool, err error)
 
-	// CreateUser adds or replaces a Settings UI administrator.
+	// CreateUser adds or replaces a Settings UI administrator. Its
+	// SessionsAfter is set to its CreatedAt, so replacing a user (a new
+	// password) voids the sessions issued before.
 	CreateUser(ctx context.Context, u *User) error
+	// EndSessions voids the user's sessions issued before at: it moves
+	// SessionsAfter forward to at, never back. Returns ENotFound.
+	EndSessions(ctx context.Context, username string, at time.Time) error
 	// FindUserByName returns an administrator. Returns ENotFound.
 	FindUserByName(ctx context.Context, username string) (*User, error)
 	// CountUsers returns the number of administrators.

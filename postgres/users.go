@@ -3,24 +3,43 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"gatehouse"
 )
 
-// CreateUser adds or replaces a Settings UI administrator. A zero
-// u.CreatedAt is set to now.
+// CreateUser adds or replaces a Settings UI administrator, voiding the
+// sessions issued before its CreatedAt. A zero u.CreatedAt is set to now.
 func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = s.now()
 	}
+	u.SessionsAfter = u.CreatedAt
 	return s.withConn(ctx, "create user", func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, `INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3)
+		_, err := c.Exec(ctx, `INSERT INTO users (username, password_hash, created_at, sessions_after) VALUES ($1, $2, $3, $3)
 			ON CONFLICT (username) DO UPDATE SET
-				password_hash = excluded.password_hash, created_at = excluded.created_at`,
+				password_hash = excluded.password_hash, created_at = excluded.created_at,
+				sessions_after = greatest(users.sessions_after, excluded.sessions_after)`,
 			u.Username, u.PasswordHash, ms(u.CreatedAt))
 		return err
+	})
+}
+
+// EndSessions voids the user's sessions issued before at. Returns
+// ENotFound.
+func (s *Store) EndSessions(ctx context.Context, username string, at time.Time) error {
+	return s.withConn(ctx, "end sessions", func(c *pgx.Conn) error {
+		tag, err := c.Exec(ctx, `UPDATE users SET sessions_after = greatest(sessions_after, $1) WHERE username = $2`,
+			ms(at), username)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return gatehouse.Errorf(gatehouse.ENotFound, "No user is named %q.", username)
+		}
+		return nil
 	})
 }
 
@@ -28,8 +47,8 @@ func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
 func (s *Store) FindUserByName(ctx context.Context, username string) (*gatehouse.User, error) {
 	u := gatehouse.User{Username: username}
 	err := s.withConn(ctx, "find user", func(c *pgx.Conn) error {
-		err := c.QueryRow(ctx, `SELECT password_hash, created_at FROM users WHERE username = $1`,
-			username).Scan(&u.PasswordHash, &u.CreatedAt)
+		err := c.QueryRow(ctx, `SELECT password_hash, created_at, sessions_after FROM users WHERE username = $1`,
+			username).Scan(&u.PasswordHash, &u.CreatedAt, &u.SessionsAfter)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return gatehouse.Errorf(gatehouse.ENotFound, "No user is named %q.", username)
 		}
@@ -38,7 +57,7 @@ func (s *Store) FindUserByName(ctx context.Context, username string) (*gatehouse
 	if err != nil {
 		return nil, err
 	}
-	u.CreatedAt = u.CreatedAt.UTC()
+	u.CreatedAt, u.SessionsAfter = u.CreatedAt.UTC(), u.SessionsAfter.UTC()
 	return &u, nil
 }
 

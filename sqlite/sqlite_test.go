@@ -349,3 +349,41 @@ func TestCloseUnopened(t *testing.T) {
 		t.Errorf("Close() of a zero Store = %v", err)
 	}
 }
+
+// TestUpgradeFromVersion1: a database of the first schema keeps its users,
+// whose sessions stay valid from their creation on.
+func TestUpgradeFromVersion1(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	for _, q := range []string{
+		string(v1),
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`,
+		`INSERT INTO schema_migrations VALUES (1, 0)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(`INSERT INTO users (username, password_hash, created_at) VALUES ('alice', 'h', ?)`, created.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s := mustOpen(t, path)
+	u, err := s.FindUserByName(context.Background(), "alice")
+	if err != nil {
+		t.Fatalf("FindUserByName after the upgrade = %v", err)
+	}
+	if !u.CreatedAt.Equal(created) || !u.SessionsAfter.Equal(created) {
+		t.Errorf("after the upgrade CreatedAt = %v, SessionsAfter = %v; want both %v", u.CreatedAt, u.SessionsAfter, created)
+	}
+}

@@ -4,20 +4,23 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"gatehouse"
 )
 
-// CreateUser adds or replaces a Settings UI administrator. A zero
-// u.CreatedAt is set to now.
+// CreateUser adds or replaces a Settings UI administrator, voiding the
+// sessions issued before its CreatedAt. A zero u.CreatedAt is set to now.
 func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = s.now()
 	}
+	u.SessionsAfter = u.CreatedAt
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (username, password_hash, created_at, sessions_after) VALUES (?1, ?2, ?3, ?3)
 			ON CONFLICT (username) DO UPDATE SET
-				password_hash = excluded.password_hash, created_at = excluded.created_at`,
+				password_hash = excluded.password_hash, created_at = excluded.created_at,
+				sessions_after = max(users.sessions_after, excluded.sessions_after)`,
 			u.Username, u.PasswordHash, millis(u.CreatedAt))
 		return err
 	})
@@ -30,16 +33,38 @@ func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
 // FindUserByName returns an administrator. Returns ENotFound.
 func (s *Store) FindUserByName(ctx context.Context, username string) (*gatehouse.User, error) {
 	u := gatehouse.User{Username: username}
-	var createdAt int64
-	err := s.db.QueryRowContext(ctx, `SELECT password_hash, created_at FROM users WHERE username = ?`,
-		username).Scan(&u.PasswordHash, &createdAt)
+	var createdAt, sessionsAfter int64
+	err := s.db.QueryRowContext(ctx, `SELECT password_hash, created_at, sessions_after FROM users WHERE username = ?`,
+		username).Scan(&u.PasswordHash, &createdAt, &sessionsAfter)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, gatehouse.Errorf(gatehouse.ENotFound, "No user is named %q.", username)
 	} else if err != nil {
 		return nil, wrap("find user", err)
 	}
-	u.CreatedAt = fromMillis(createdAt)
+	u.CreatedAt, u.SessionsAfter = fromMillis(createdAt), fromMillis(sessionsAfter)
 	return &u, nil
+}
+
+// EndSessions voids the user's sessions issued before at. Returns
+// ENotFound.
+func (s *Store) EndSessions(ctx context.Context, username string, at time.Time) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET sessions_after = max(sessions_after, ?) WHERE username = ?`,
+			millis(at), username)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return gatehouse.Errorf(gatehouse.ENotFound, "No user is named %q.", username)
+		}
+		return nil
+	})
+	if err != nil {
+		return wrap("end sessions", err)
+	}
+	return nil
 }
 
 // CountUsers returns the number of administrators.

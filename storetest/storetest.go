@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(tb testing.TB) gatehouse.KeyStore) {
 		{"Changes", testChanges},
 		{"ConcurrentChanges", testConcurrentChanges},
 		{"Users", testUsers},
+		{"EndSessions", testEndSessions},
 		{"Ping", testPing},
 	}
 	for _, tt := range tests {

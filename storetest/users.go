@@ -46,6 +46,44 @@ func testUsers(t *testing.T, open opener) {
 	wantCode(t, "FindUserByName(carol)", err, gatehouse.ENotFound)
 }
 
+// testEndSessions: a logout moves SessionsAfter forward, never back, and
+// replacing a user (a new password) moves it to the new CreatedAt.
+func testEndSessions(t *testing.T, open opener) {
+	s := open(t)
+	ctx := context.Background()
+	wantCode(t, "EndSessions(unknown)", s.EndSessions(ctx, "nobody", base), gatehouse.ENotFound)
+
+	if err := s.CreateUser(ctx, &gatehouse.User{Username: "alice", PasswordHash: "h1", CreatedAt: base}); err != nil {
+		t.Fatal(err)
+	}
+	after := func(step string, want time.Time) {
+		t.Helper()
+		u, err := s.FindUserByName(ctx, "alice")
+		if err != nil {
+			t.Fatalf("%s: FindUserByName = %v", step, err)
+		}
+		if d := diffTime(u.SessionsAfter, want); d != "" {
+			t.Errorf("%s: SessionsAfter %s", step, d)
+		}
+	}
+	after("created", base)
+	logout := base.Add(3*time.Hour + 250*time.Millisecond)
+	if err := s.EndSessions(ctx, "alice", logout); err != nil {
+		t.Fatalf("EndSessions = %v", err)
+	}
+	after("logged out", logout)
+	// A node with a slow clock cannot bring voided sessions back.
+	if err := s.EndSessions(ctx, "alice", base.Add(time.Hour)); err != nil {
+		t.Fatalf("EndSessions(earlier) = %v", err)
+	}
+	after("an earlier logout", logout)
+	reset := logout.Add(time.Hour)
+	if err := s.CreateUser(ctx, &gatehouse.User{Username: "alice", PasswordHash: "h2", CreatedAt: reset}); err != nil {
+		t.Fatal(err)
+	}
+	after("password replaced", reset)
+}
+
 func testPing(t *testing.T, open opener) {
 	s := open(t)
 	if err := s.Ping(context.Background()); err != nil {

@@ -38,6 +38,7 @@ type gateway struct {
 	URL      string
 	Clock    *clock
 	upstream *httptest.Server
+	cfg      *config.Config
 }
 
 // mustGateway runs a whole gateway (store, index, data plane, management
@@ -61,7 +62,15 @@ func mustGateway(t testing.TB) *gateway {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Now()}
+	g := openNode(t, cfg, &clock{t: time.Now()})
+	g.upstream = up
+	return g
+}
+
+// openNode runs a gateway on cfg: a second one on the same cfg is a second
+// node of the same cluster (the same store and master key).
+func openNode(t testing.TB, cfg *config.Config, clk *clock) *gateway {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := server.Open(ctx, cfg, server.Options{Now: clk.Now, AdminPassword: adminPassword})
 	if err != nil {
@@ -71,7 +80,7 @@ func mustGateway(t testing.TB) *gateway {
 	go func() { s.Run(ctx); close(done) }()
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(func() { hs.Close(); cancel(); <-done; s.Close() })
-	return &gateway{Server: s, URL: hs.URL, Clock: clk, upstream: up}
+	return &gateway{Server: s, URL: hs.URL, Clock: clk, cfg: cfg}
 }
 
 // browser is an HTTP client with cookies that does not follow redirects.

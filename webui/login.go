@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"gatehouse"
 	"gatehouse/password"
@@ -57,7 +58,13 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	}
 	u.throttle.succeed(subjects...)
 	expires := now.Add(u.SessionTTL)
-	u.setCookie(w, r, u.sessions.issue(user.Username, expires), expires)
+	// Never issued before the last logout, even by a node whose clock is
+	// behind the one that logged out.
+	issued := now
+	if issued.Before(user.SessionsAfter) {
+		issued = user.SessionsAfter
+	}
+	u.setCookie(w, r, u.sessions.issue(user.Username, issued, expires), expires)
 	http.Redirect(w, r, "/settings/api-keys", http.StatusSeeOther)
 }
 
@@ -69,7 +76,21 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "The form did not come from this page (CSRF token).", http.StatusForbidden)
 			return
 		}
-		u.sessions.revoke(sess, u.now())
+		// Every session of the user ends, on every node: a cookie copied
+		// before the logout must not outlive it anywhere.
+		// Sessions are stamped to the millisecond: every one issued up to
+		// this millisecond ends, this one at least, whatever this node's
+		// clock says.
+		end := u.now().Truncate(time.Millisecond)
+		if end.Before(sess.issued) {
+			end = sess.issued
+		}
+		end = end.Add(time.Millisecond)
+		if err := u.Store.EndSessions(r.Context(), sess.User, end); err != nil {
+			u.Logger.Warn("logout: end sessions", "err", err)
+			http.Error(w, "The store cannot be reached, so the session could not be ended; try again shortly.", http.StatusServiceUnavailable)
+			return
+		}
 	}
 	u.clearCookie(w, r)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)

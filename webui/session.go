@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"gatehouse"
@@ -19,30 +18,29 @@ import (
 const cookieName = "gatehouse_session"
 
 // session is a signed, self-contained login: any gateway node that holds
-// the same master key accepts it.
+// the same master key accepts it, until it expires or the store's
+// SessionsAfter of its user passes its issue time (logout, new password).
 type session struct {
 	// User is the administrator's name.
 	User string
 	// CSRF is the token every change must carry.
 	CSRF    string
+	issued  time.Time
 	expires time.Time
 	nonce   string
 }
 
-// sessions signs and checks session cookies, and remembers logouts.
+// sessions signs and checks session cookies.
 type sessions struct {
 	key []byte
-
-	mu      sync.Mutex
-	revoked map[string]time.Time // nonce → expiry
 }
 
 func newSessions(master []byte) *sessions {
 	// A key of its own, derived from the master key, so that a session
 	// signature can never serve as anything else.
 	m := hmac.New(sha256.New, master)
-	m.Write([]byte("gatehouse settings session v1"))
-	return &sessions{key: m.Sum(nil), revoked: map[string]time.Time{}}
+	m.Write([]byte("gatehouse settings session v2"))
+	return &sessions{key: m.Sum(nil)}
 }
 
 func (s *sessions) mac(parts ...string) string {
@@ -52,52 +50,37 @@ func (s *sessions) mac(parts ...string) string {
 }
 
 // issue returns the cookie value of a new session.
-func (s *sessions) issue(user string, expires time.Time) string {
+func (s *sessions) issue(user string, issued, expires time.Time) string {
 	var n [16]byte
 	rand.Read(n[:])
 	nonce := base64.RawURLEncoding.EncodeToString(n[:])
 	u := base64.RawURLEncoding.EncodeToString([]byte(user))
+	iat := strconv.FormatInt(issued.UnixMilli(), 10)
 	exp := strconv.FormatInt(expires.Unix(), 10)
-	return u + "." + exp + "." + nonce + "." + s.mac("session", u, exp, nonce)
+	return u + "." + iat + "." + exp + "." + nonce + "." + s.mac("session", u, iat, exp, nonce)
 }
 
-// parse checks a cookie value at now.
+// parse checks a cookie value's signature and expiry at now. Whether a
+// logout has voided it is for the caller to ask the store.
 func (s *sessions) parse(v string, now time.Time) (*session, bool) {
 	parts := strings.Split(v, ".")
-	if len(v) > 512 || len(parts) != 4 {
+	if len(v) > 512 || len(parts) != 5 {
 		return nil, false
 	}
-	u, exp, nonce, sig := parts[0], parts[1], parts[2], parts[3]
-	if subtle.ConstantTimeCompare([]byte(sig), []byte(s.mac("session", u, exp, nonce))) != 1 {
+	u, iat, exp, nonce, sig := parts[0], parts[1], parts[2], parts[3], parts[4]
+	if subtle.ConstantTimeCompare([]byte(sig), []byte(s.mac("session", u, iat, exp, nonce))) != 1 {
 		return nil, false
 	}
-	sec, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || !now.Before(time.Unix(sec, 0)) {
+	issued, err1 := strconv.ParseInt(iat, 10, 64)
+	sec, err2 := strconv.ParseInt(exp, 10, 64)
+	if err1 != nil || err2 != nil || !now.Before(time.Unix(sec, 0)) {
 		return nil, false
 	}
 	user, err := base64.RawURLEncoding.DecodeString(u)
 	if err != nil {
 		return nil, false
 	}
-	s.mu.Lock()
-	_, out := s.revoked[nonce]
-	s.mu.Unlock()
-	if out {
-		return nil, false
-	}
-	return &session{User: string(user), expires: time.Unix(sec, 0), nonce: nonce, CSRF: s.mac("csrf", nonce)}, true
-}
-
-// revoke ends a session before its expiry (logout), on this node.
-func (s *sessions) revoke(sess *session, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for n, exp := range s.revoked {
-		if !now.Before(exp) {
-			delete(s.revoked, n)
-		}
-	}
-	s.revoked[sess.nonce] = sess.expires
+	return &session{User: string(user), issued: time.UnixMilli(issued), expires: time.Unix(sec, 0), nonce: nonce, CSRF: s.mac("csrf", nonce)}, true
 }
 
 // validCSRF compares a presented token with the session's in constant time.
@@ -105,13 +88,29 @@ func (sess *session) validCSRF(token string) bool {
 	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(sess.CSRF)) == 1
 }
 
-// current returns the request's session, if any.
+// current returns the request's session, if any: signed, not expired, and
+// issued after the last logout of its user (or the user's replacement) on
+// any node. A user who is gone has no session.
 func (u *UI) current(r *http.Request) (*session, bool) {
 	c, err := r.Cookie(cookieName)
 	if err != nil {
 		return nil, false
 	}
-	return u.sessions.parse(c.Value, u.now())
+	sess, ok := u.sessions.parse(c.Value, u.now())
+	if !ok {
+		return nil, false
+	}
+	user, err := u.Store.FindUserByName(r.Context(), sess.User)
+	if err != nil {
+		if gatehouse.ErrorCode(err) != gatehouse.ENotFound {
+			u.Logger.Warn("settings session: find user", "err", err)
+		}
+		return nil, false
+	}
+	if sess.issued.Before(user.SessionsAfter) {
+		return nil, false
+	}
+	return sess, true
 }
 
 // SessionAuth authenticates a request by its Settings session, for the

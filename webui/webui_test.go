@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse"
 	"gatehouse/keys"
+	"gatehouse/password"
 )
 
 func TestLogin(t *testing.T) {
@@ -101,6 +103,68 @@ func TestSessionExpiresAndLogout(t *testing.T) {
 	replay.Jar.SetCookies(u, stolen)
 	if resp, _ := send(t, replay, "GET", g.URL+"/settings/api-keys", nil); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("old cookie after logout = %d, want 303 to /login", resp.StatusCode)
+	}
+}
+
+// TestLogoutEndsSessionsEverywhere: a logout, or a new password, ends the
+// user's sessions on every node at once, and survives a restart (it is in
+// the store); logging in again works at once.
+func TestLogoutEndsSessionsEverywhere(t *testing.T) {
+	t.Parallel()
+	a := mustGateway(t)
+	b := openNode(t, a.cfg, a.Clock)
+	page := func(g *gateway, cookie string) int {
+		t.Helper()
+		resp, _ := send(t, newClient(t), "GET", g.URL+"/settings/api-keys", nil, "Cookie", cookie)
+		return resp.StatusCode
+	}
+	cookieOf := func(c *http.Client) string {
+		u, _ := url.Parse(a.URL)
+		for _, ck := range c.Jar.Cookies(u) {
+			if ck.Name == "gatehouse_session" {
+				return ck.Name + "=" + ck.Value
+			}
+		}
+		t.Fatal("no session cookie")
+		return ""
+	}
+
+	c := newClient(t)
+	csrf := login(t, a, c)
+	stolen := cookieOf(c)
+	if got := page(b, stolen); got != http.StatusOK {
+		t.Fatalf("session of node A on node B = %d, want 200 (one cluster)", got)
+	}
+	if resp, _ := send(t, c, "POST", a.URL+"/logout", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout = %d, want 303", resp.StatusCode)
+	}
+	for name, g := range map[string]*gateway{"A": a, "B": b} {
+		if got := page(g, stolen); got != http.StatusSeeOther {
+			t.Errorf("logged-out cookie on node %s = %d, want 303 to /login", name, got)
+		}
+	}
+	restarted := openNode(t, a.cfg, a.Clock)
+	if got := page(restarted, stolen); got != http.StatusSeeOther {
+		t.Errorf("logged-out cookie on a restarted node = %d, want 303 to /login", got)
+	}
+
+	// Logging in again, in the same instant, works; a new password ends it.
+	c = newClient(t)
+	login(t, b, c)
+	again := cookieOf(c)
+	if got := page(a, again); got != http.StatusOK {
+		t.Fatalf("new session after the logout = %d, want 200", got)
+	}
+	a.Clock.Add(time.Second)
+	hash, err := password.Hash("another long password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Store().CreateUser(context.Background(), &gatehouse.User{Username: "admin", PasswordHash: hash, CreatedAt: a.Clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if got := page(b, again); got != http.StatusSeeOther {
+		t.Errorf("session after the password was replaced = %d, want 303 to /login", got)
 	}
 }
 
