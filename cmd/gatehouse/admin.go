@@ -54,6 +54,6 @@ func (a *app) adminCreateUser(ctx context.Context, args []string) error {
 	if err := store.CreateUser(ctx, &gatehouse.User{Username: name, PasswordHash: hash, CreatedAt: time.Now().UTC()}); err != nil {
 		return appError(err)
 	}
-	fmt.Fprintf(a.stdout, "Admin user %q can now log in at /login.\n", name)
+	fmt.Fprintf(a.stdout, "Admin user %q can now log in at /login (sessions opened before this are ended).\n", name)
 	return nil
 }
