@@ -30,7 +30,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostFormValue("username"))
 	pw := r.PostFormValue("password")
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	subjects := []string{"user:" + strings.ToLower(name), "ip:" + host}
+	subjects := []string{userSubject + strings.ToLower(name), addrSubject + host}
 	now := u.now()
 	if wait := u.throttle.wait(now, subjects...); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
@@ -51,7 +51,11 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		u.throttle.fail(now, subjects...)
+		if err == nil {
+			u.throttle.fail(now, subjects...)
+		} else {
+			u.throttle.fail(now, subjects[1:]...) // no such user: only the address counts
+		}
 		u.Logger.Info("login failed", "remote", host)
 		u.render(w, http.StatusUnauthorized, "login", loginData{Title: "Log in", Username: name, Error: "The username or password is not right."})
 		return

@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -17,6 +18,12 @@ type failures struct {
 	n    int
 	last time.Time
 }
+
+// userSubject and addrSubject prefix the two kinds of subject.
+const (
+	userSubject = "user:"
+	addrSubject = "ip:"
+)
 
 const (
 	freeFailures = 5
@@ -61,7 +68,11 @@ func (t *throttle) fail(now time.Time, subjects ...string) {
 	for _, s := range subjects {
 		f := t.seen[s]
 		if f == nil {
-			if len(t.seen) >= maxTracked {
+			// A full table takes no new address, but always a user: only
+			// existing users are counted by name, so they are few, and
+			// failures with made-up names or from many addresses must not
+			// crowd a real user out of the table.
+			if len(t.seen) >= maxTracked && !strings.HasPrefix(s, userSubject) {
 				continue
 			}
 			f = &failures{}
