@@ -135,6 +135,14 @@ type User struct {
 	SessionsAfter time.Time
 }
 
+// LoginFailures counts the failed Settings logins of one subject (a
+// username or a client address) since its last success.
+type LoginFailures struct {
+	Subject string
+	Count   int
+	Last    time.Time
+}
+
 // KeyStore is where keys, their audit log and usage live. Implementations:
 // sqlite.Store and postgres.Store; both pass storetest.Run.
 //
@@ -196,6 +204,17 @@ type KeyStore interface {
 	FindUserByName(ctx context.Context, username string) (*User, error)
 	// CountUsers returns the number of administrators.
 	CountUsers(ctx context.Context) (int, error)
+
+	// FindLoginFailures returns the counts of those subjects whose last
+	// failure is at or after since.
+	FindLoginFailures(ctx context.Context, subjects []string, since time.Time) ([]LoginFailures, error)
+	// RecordLoginFailure counts a failure at at for each subject. Counts
+	// whose last failure is before since are forgotten first, so a count
+	// starts again after a quiet spell and the table stays small.
+	RecordLoginFailure(ctx context.Context, subjects []string, at, since time.Time) error
+	// ClearLoginFailures forgets the subjects' failures (a successful
+	// login).
+	ClearLoginFailures(ctx context.Context, subjects []string) error
 
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(tb testing.TB) gatehouse.KeyStore) {
 		{"ConcurrentChanges", testConcurrentChanges},
 		{"Users", testUsers},
 		{"EndSessions", testEndSessions},
+		{"LoginFailures", testLoginFailures},
 		{"Ping", testPing},
 	}
 	for _, tt := range tests {

@@ -90,3 +90,59 @@ func testPing(t *testing.T, open opener) {
 		t.Errorf("Ping() = %v", err)
 	}
 }
+
+// testLoginFailures: failures count per subject, a quiet spell starts a
+// count again, and a success clears it.
+func testLoginFailures(t *testing.T, open opener) {
+	s := open(t)
+	ctx := context.Background()
+	const window = 15 * time.Minute
+	t0 := base
+	fail := func(at time.Time, subjects ...string) {
+		t.Helper()
+		if err := s.RecordLoginFailure(ctx, subjects, at, at.Add(-window)); err != nil {
+			t.Fatalf("RecordLoginFailure(%v) = %v", subjects, err)
+		}
+	}
+	check := func(step string, at time.Time, subjects []string, want ...gatehouse.LoginFailures) {
+		t.Helper()
+		got, err := s.FindLoginFailures(ctx, subjects, at.Add(-window))
+		if err != nil {
+			t.Fatalf("%s: FindLoginFailures = %v", step, err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%s: FindLoginFailures = %+v, want %+v", step, got, want)
+		}
+		for i := range want {
+			if got[i].Subject != want[i].Subject || got[i].Count != want[i].Count || diffTime(got[i].Last, want[i].Last) != "" {
+				t.Errorf("%s: FindLoginFailures[%d] = %+v, want %+v", step, i, got[i], want[i])
+			}
+		}
+	}
+	both := []string{"ip:192.0.2.1", "user:admin"}
+	check("none yet", t0, both)
+	fail(t0, "user:admin", "ip:192.0.2.1", "user:admin") // a subject named twice counts once
+	fail(t0.Add(time.Second), "ip:192.0.2.1")
+	fail(t0.Add(2*time.Second), "ip:198.51.100.7")
+	at := t0.Add(2 * time.Second)
+	check("counted", at, both,
+		gatehouse.LoginFailures{Subject: "ip:192.0.2.1", Count: 2, Last: t0.Add(time.Second)},
+		gatehouse.LoginFailures{Subject: "user:admin", Count: 1, Last: t0})
+	check("no subjects", at, nil)
+
+	// After a quiet spell the old counts no longer show and start again.
+	later := t0.Add(window + time.Minute)
+	check("after a quiet spell", later, both)
+	fail(later, "user:admin")
+	check("counting again", later, both, gatehouse.LoginFailures{Subject: "user:admin", Count: 1, Last: later})
+
+	fail(later, "ip:203.0.113.9")
+	if err := s.ClearLoginFailures(ctx, []string{"user:admin", "ip:unknown"}); err != nil {
+		t.Fatalf("ClearLoginFailures = %v", err)
+	}
+	check("cleared", later, []string{"user:admin", "ip:203.0.113.9"},
+		gatehouse.LoginFailures{Subject: "ip:203.0.113.9", Count: 1, Last: later})
+	if err := s.ClearLoginFailures(ctx, nil); err != nil {
+		t.Errorf("ClearLoginFailures(nil) = %v", err)
+	}
+}

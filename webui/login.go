@@ -32,7 +32,13 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
 	subjects := []string{userSubject + strings.ToLower(name), addrSubject + host}
 	now := u.now()
-	if wait := u.throttle.wait(now, subjects...); wait > 0 {
+	wait, err := u.throttle.wait(r.Context(), now, subjects...)
+	if err != nil {
+		u.Logger.Warn("login: read failed logins", "err", err)
+		u.render(w, http.StatusServiceUnavailable, "login", loginData{Title: "Log in", Username: name, Error: "The store cannot be reached; try again shortly."})
+		return
+	}
+	if wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		u.render(w, http.StatusTooManyRequests, "login", loginData{Title: "Log in", Username: name,
 			Error: "Too many failed logins. Wait " + strconv.Itoa(int(wait.Seconds())+1) + " seconds and try again."})
@@ -51,16 +57,22 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		if err == nil {
-			u.throttle.fail(now, subjects...)
-		} else {
-			u.throttle.fail(now, subjects[1:]...) // no such user: only the address counts
+		// Only real users are counted by name, so that made-up names do
+		// not fill the store.
+		counted := subjects
+		if err != nil {
+			counted = subjects[1:]
+		}
+		if err := u.throttle.fail(r.Context(), now, counted...); err != nil {
+			u.Logger.Warn("login: record failed login", "err", err)
 		}
 		u.Logger.Info("login failed", "remote", host)
 		u.render(w, http.StatusUnauthorized, "login", loginData{Title: "Log in", Username: name, Error: "The username or password is not right."})
 		return
 	}
-	u.throttle.succeed(subjects...)
+	if err := u.throttle.succeed(r.Context(), subjects...); err != nil {
+		u.Logger.Warn("login: clear failed logins", "err", err)
+	}
 	expires := now.Add(u.SessionTTL)
 	// Never issued before the last logout, even by a node whose clock is
 	// behind the one that logged out.

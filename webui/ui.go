@@ -4,15 +4,15 @@
 // little plain JavaScript for the clipboard and dialogs. Every change goes
 // through keys.Service, like the management API and the CLI.
 //
-// Sessions are stateless: the cookie holds the user, the expiry and a
+// Sessions are signed cookies: the user, the issue time, the expiry and a
 // random nonce, signed with HMAC-SHA256 under a key derived from the master
-// key, so every gateway node that shares the master key accepts it and a
+// key, so every gateway node that shares the master key accepts them and a
 // restart logs nobody out. The CSRF token is an HMAC of the nonce; every
 // form carries it in a hidden field and every script request in the
-// X-CSRF-Token header. Logout puts the nonce on a revocation list kept in
-// memory until the session would have expired: in a cluster, a logged-out
-// cookie stays valid on the other nodes until it expires (SessionTTL). The
-// login throttle is per node too.
+// X-CSRF-Token header. Logout, and a new password, move the user's
+// SessionsAfter in the store past the session's issue time, which ends the
+// user's sessions on every node at once. Failed logins are counted in the
+// store too, so the login throttle holds across nodes and restarts.
 package webui
 
 import (
@@ -65,7 +65,7 @@ type UI struct {
 	BodyTimeout time.Duration
 
 	sessions *sessions
-	throttle *throttle
+	throttle throttle
 	pages    map[string]*template.Template
 }
 
@@ -84,7 +84,7 @@ func (u *UI) Init() error {
 		u.BodyTimeout = 10 * time.Second
 	}
 	u.sessions = newSessions(u.MasterKey)
-	u.throttle = newThrottle()
+	u.throttle = throttle{store: u.Store}
 	u.pages = map[string]*template.Template{}
 	funcs := template.FuncMap{"date": formatDate, "datetime": formatDateTime, "ptr": func(t time.Time) *time.Time { return &t }}
 	for _, page := range []string{"login", "keys", "details"} {

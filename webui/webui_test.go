@@ -82,6 +82,53 @@ func TestLoginThrottled(t *testing.T) {
 	}
 }
 
+// TestLoginThrottledAcrossNodes: failures seen by one node slow down the
+// next attempt on every node, and on a restarted one; made-up usernames
+// count only against the address.
+func TestLoginThrottledAcrossNodes(t *testing.T) {
+	t.Parallel()
+	a := mustGateway(t)
+	b := openNode(t, a.cfg, a.Clock)
+	try := func(g *gateway, user, pw string) int {
+		t.Helper()
+		resp, _ := send(t, newClient(t), "POST", g.URL+"/login", url.Values{"username": {user}, "password": {pw}})
+		return resp.StatusCode
+	}
+	for i := range 5 {
+		g := a
+		if i%2 == 1 {
+			g = b
+		}
+		if got := try(g, "admin", "guess"); got != http.StatusUnauthorized {
+			t.Fatalf("failure %d = %d, want 401", i+1, got)
+		}
+	}
+	for name, g := range map[string]*gateway{"A": a, "B": b, "restarted": openNode(t, a.cfg, a.Clock)} {
+		if got := try(g, "admin", adminPassword); got != http.StatusTooManyRequests {
+			t.Errorf("right password on node %s after 5 failures = %d, want 429", name, got)
+		}
+	}
+	a.Clock.Add(2 * time.Second)
+	if got := try(b, "admin", adminPassword); got != http.StatusSeeOther {
+		t.Fatalf("right password after the wait = %d, want 303", got)
+	}
+	// The success cleared the count: failures start from zero again.
+	if got := try(a, "admin", "guess"); got != http.StatusUnauthorized {
+		t.Errorf("failure after a success = %d, want 401", got)
+	}
+	// A made-up name is counted only for the address: now 2 failures.
+	if got := try(a, "mallory", "guess"); got != http.StatusUnauthorized {
+		t.Errorf("made-up user = %d, want 401", got)
+	}
+	counts, err := a.Store().FindLoginFailures(context.Background(), []string{"user:mallory", "ip:127.0.0.1"}, a.Clock.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(counts) != 1 || counts[0].Subject != "ip:127.0.0.1" || counts[0].Count != 2 {
+		t.Errorf("counts = %+v, want the address only, with 2 failures", counts)
+	}
+}
+
 func TestSessionExpiresAndLogout(t *testing.T) {
 	t.Parallel()
 	g := mustGateway(t)

@@ -1,0 +1,89 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+	"strings"
+	"time"
+
+	"gatehouse"
+)
+
+// FindLoginFailures returns the counts of those subjects whose last failure
+// is at or after since.
+func (s *Store) FindLoginFailures(ctx context.Context, subjects []string, since time.Time) ([]gatehouse.LoginFailures, error) {
+	if len(subjects) == 0 {
+		return nil, nil
+	}
+	args := []any{millis(since)}
+	for _, sub := range subjects {
+		args = append(args, sub)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT subject, count, last_at FROM login_failures
+		WHERE last_at >= ? AND subject IN (`+placeholders(len(subjects))+`) ORDER BY subject`, args...)
+	if err != nil {
+		return nil, wrap("find login failures", err)
+	}
+	defer rows.Close()
+	var out []gatehouse.LoginFailures
+	for rows.Next() {
+		var f gatehouse.LoginFailures
+		var last int64
+		if err := rows.Scan(&f.Subject, &f.Count, &last); err != nil {
+			return nil, wrap("find login failures", err)
+		}
+		f.Last = fromMillis(last)
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("find login failures", err)
+	}
+	return out, nil
+}
+
+// RecordLoginFailure counts a failure at at for each subject, after
+// forgetting the counts whose last failure is before since.
+func (s *Store) RecordLoginFailure(ctx context.Context, subjects []string, at, since time.Time) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE last_at < ?`, millis(since)); err != nil {
+			return err
+		}
+		for _, sub := range slices.Compact(slices.Sorted(slices.Values(subjects))) {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (subject, count, last_at) VALUES (?, 1, ?)
+				ON CONFLICT (subject) DO UPDATE SET count = count + 1, last_at = max(last_at, excluded.last_at)`,
+				sub, millis(at)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return wrap("record login failure", err)
+	}
+	return nil
+}
+
+// ClearLoginFailures forgets the subjects' failures.
+func (s *Store) ClearLoginFailures(ctx context.Context, subjects []string) error {
+	if len(subjects) == 0 {
+		return nil
+	}
+	args := make([]any, len(subjects))
+	for i, sub := range subjects {
+		args[i] = sub
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE subject IN (`+placeholders(len(subjects))+`)`, args...)
+		return err
+	})
+	if err != nil {
+		return wrap("clear login failures", err)
+	}
+	return nil
+}
+
+// placeholders returns n comma-separated "?".
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
