@@ -93,10 +93,10 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// Every session of the user ends, on every node: a cookie copied
-		// before the logout must not outlive it anywhere.
-		// Sessions are stamped to the millisecond: every one issued up to
-		// this millisecond ends, this one at least, whatever this node's
-		// clock says.
+		// before the logout must not outlive it anywhere. Sessions are
+		// stamped to the millisecond; every one issued up to this
+		// millisecond ends, this one at least, whatever this node's clock
+		// says.
 		end := u.now().Truncate(time.Millisecond)
 		if end.Before(sess.issued) {
 			end = sess.issued
