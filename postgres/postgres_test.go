@@ -462,3 +462,33 @@ func TestClosedStore(t *testing.T) {
 		t.Error("Notify() after Close gave a value, want a closed channel")
 	}
 }
+
+// TestUpgradeFromVersion1: a database of the first schema keeps its users,
+// whose sessions stay valid from their creation on.
+func TestUpgradeFromVersion1(t *testing.T) {
+	t.Parallel()
+	_, dsn := newSchema(t)
+	v1, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	u, _ := url.Parse(dsn)
+	q := u.Query()
+	q.Del("pool_max_conns") // a pgxpool setting, refused by one connection
+	u.RawQuery = q.Encode()
+	conn := u.String()
+	adminExec(t, conn, string(v1))
+	adminExec(t, conn, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
+		INSERT INTO schema_migrations (version) VALUES (1)`)
+	adminExec(t, conn, `INSERT INTO users (username, password_hash, created_at) VALUES ('alice', 'h', $1)`, created)
+
+	s := mustOpen(t, dsn)
+	user, err := s.FindUserByName(context.Background(), "alice")
+	if err != nil {
+		t.Fatalf("FindUserByName after the upgrade = %v", err)
+	}
+	if !user.CreatedAt.Equal(created) || !user.SessionsAfter.Equal(created) {
+		t.Errorf("after the upgrade CreatedAt = %v, SessionsAfter = %v; want both %v", user.CreatedAt, user.SessionsAfter, created)
+	}
+}
