@@ -202,6 +202,11 @@ type KeyStore interface {
 	EndSessions(ctx context.Context, username string, at time.Time) error
 	// FindUserByName returns an administrator. Returns ENotFound.
 	FindUserByName(ctx context.Context, username string) (*User, error)
+	// FindUsers returns every administrator, by username.
+	FindUsers(ctx context.Context) ([]*User, error)
+	// DeleteUser removes an administrator, which ends their sessions.
+	// Returns ENotFound.
+	DeleteUser(ctx context.Context, username string) error
 	// CountUsers returns the number of administrators.
 	CountUsers(ctx context.Context) (int, error)
 

@@ -61,6 +61,45 @@ func (s *Store) FindUserByName(ctx context.Context, username string) (*gatehouse
 	return &u, nil
 }
 
+// FindUsers returns every administrator, by username.
+func (s *Store) FindUsers(ctx context.Context) ([]*gatehouse.User, error) {
+	var out []*gatehouse.User
+	err := s.withConn(ctx, "find users", func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT username, password_hash, created_at, sessions_after FROM users ORDER BY username`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var u gatehouse.User
+			if err := rows.Scan(&u.Username, &u.PasswordHash, &u.CreatedAt, &u.SessionsAfter); err != nil {
+				return err
+			}
+			u.CreatedAt, u.SessionsAfter = u.CreatedAt.UTC(), u.SessionsAfter.UTC()
+			out = append(out, &u)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteUser removes an administrator. Returns ENotFound.
+func (s *Store) DeleteUser(ctx context.Context, username string) error {
+	return s.withConn(ctx, "delete user", func(c *pgx.Conn) error {
+		tag, err := c.Exec(ctx, `DELETE FROM users WHERE username = $1`, username)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return gatehouse.Errorf(gatehouse.ENotFound, "No user is named %q.", username)
+		}
+		return nil
+	})
+}
+
 // CountUsers returns the number of administrators.
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	var n int

@@ -67,6 +67,49 @@ func (s *Store) EndSessions(ctx context.Context, username string, at time.Time) 
 	return nil
 }
 
+// FindUsers returns every administrator, by username.
+func (s *Store) FindUsers(ctx context.Context) ([]*gatehouse.User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT username, password_hash, created_at, sessions_after FROM users ORDER BY username`)
+	if err != nil {
+		return nil, wrap("find users", err)
+	}
+	defer rows.Close()
+	var out []*gatehouse.User
+	for rows.Next() {
+		var u gatehouse.User
+		var createdAt, sessionsAfter int64
+		if err := rows.Scan(&u.Username, &u.PasswordHash, &createdAt, &sessionsAfter); err != nil {
+			return nil, wrap("find users", err)
+		}
+		u.CreatedAt, u.SessionsAfter = fromMillis(createdAt), fromMillis(sessionsAfter)
+		out = append(out, &u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("find users", err)
+	}
+	return out, nil
+}
+
+// DeleteUser removes an administrator. Returns ENotFound.
+func (s *Store) DeleteUser(ctx context.Context, username string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE username = ?`, username)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return gatehouse.Errorf(gatehouse.ENotFound, "No user is named %q.", username)
+		}
+		return nil
+	})
+	if err != nil {
+		return wrap("delete user", err)
+	}
+	return nil
+}
+
 // CountUsers returns the number of administrators.
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	var n int

@@ -44,6 +44,23 @@ func testUsers(t *testing.T, open opener) {
 	}
 	_, err = s.FindUserByName(ctx, "carol")
 	wantCode(t, "FindUserByName(carol)", err, gatehouse.ENotFound)
+
+	all, err := s.FindUsers(ctx)
+	if err != nil {
+		t.Fatalf("FindUsers() = %v", err)
+	}
+	if len(all) != 2 || all[0].Username != "alice" || all[1].Username != "bob" || all[0].PasswordHash != alice2.PasswordHash {
+		t.Errorf("FindUsers() = %+v, want alice (second password) and bob", all)
+	}
+	if err := s.DeleteUser(ctx, "alice"); err != nil {
+		t.Fatalf("DeleteUser(alice) = %v", err)
+	}
+	wantCode(t, "DeleteUser(alice) again", s.DeleteUser(ctx, "alice"), gatehouse.ENotFound)
+	_, err = s.FindUserByName(ctx, "alice")
+	wantCode(t, "FindUserByName(deleted alice)", err, gatehouse.ENotFound)
+	if n, err := s.CountUsers(ctx); err != nil || n != 1 {
+		t.Errorf("CountUsers() after a delete = %d, %v; want 1", n, err)
+	}
 }
 
 // testEndSessions: a logout moves SessionsAfter forward, never back, and

@@ -213,6 +213,23 @@ func TestLogoutEndsSessionsEverywhere(t *testing.T) {
 	if got := page(b, again); got != http.StatusSeeOther {
 		t.Errorf("session after the password was replaced = %d, want 303 to /login", got)
 	}
+
+	// Deleting the user ends their sessions too.
+	c = newClient(t)
+	resp, body := send(t, c, "POST", a.URL+"/login", url.Values{"username": {"admin"}, "password": {"another long password"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login with the new password = %d %s, want 303", resp.StatusCode, body)
+	}
+	last := cookieOf(c)
+	if got := page(b, last); got != http.StatusOK {
+		t.Fatalf("session with the new password = %d, want 200", got)
+	}
+	if err := a.Store().DeleteUser(context.Background(), "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if got := page(a, last); got != http.StatusSeeOther {
+		t.Errorf("session of a deleted user = %d, want 303 to /login", got)
+	}
 }
 
 func TestCSRF(t *testing.T) {

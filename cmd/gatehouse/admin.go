@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"gatehouse"
@@ -42,11 +44,7 @@ func (a *app) adminCreateUser(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(*cfgPath, a.getenv)
-	if err != nil {
-		return err
-	}
-	store, err := server.OpenStore(ctx, cfg.Storage)
+	store, err := a.openStore(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}
@@ -55,5 +53,79 @@ func (a *app) adminCreateUser(ctx context.Context, args []string) error {
 		return appError(err)
 	}
 	fmt.Fprintf(a.stdout, "Admin user %q can now log in at /login (sessions opened before this are ended).\n", name)
+	return nil
+}
+
+// openStore opens the store named by the config at cfgPath.
+func (a *app) openStore(ctx context.Context, cfgPath string) (gatehouse.KeyStore, error) {
+	cfg, err := config.Load(cfgPath, a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	return server.OpenStore(ctx, cfg.Storage)
+}
+
+func (a *app) adminListUsers(ctx context.Context, args []string) error {
+	fs, cfgPath := newFlags("admin list-users")
+	asJSON := fs.Bool("json", false, "print a JSON array")
+	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	store, err := a.openStore(ctx, *cfgPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	users, err := store.FindUsers(ctx)
+	if err != nil {
+		return appError(err)
+	}
+	if *asJSON {
+		type userJSON struct {
+			Username  string    `json:"username"`
+			CreatedAt time.Time `json:"createdAt"`
+		}
+		out := make([]userJSON, len(users))
+		for i, u := range users {
+			out[i] = userJSON{u.Username, u.CreatedAt}
+		}
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	if len(users) == 0 {
+		fmt.Fprintln(a.stdout, "No admin users. Create one with: gatehouse admin create-user --username NAME --password-stdin")
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tCREATED")
+	for _, u := range users {
+		fmt.Fprintf(tw, "%s\t%s\n", u.Username, u.CreatedAt.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+func (a *app) adminDeleteUser(ctx context.Context, args []string) error {
+	fs, cfgPath := newFlags("admin delete-user")
+	username := fs.String("username", "", "the admin's `NAME`")
+	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	name := strings.TrimSpace(*username)
+	if name == "" {
+		return fmt.Errorf("%w: admin delete-user needs --username NAME", errUsage)
+	}
+	store, err := a.openStore(ctx, *cfgPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.DeleteUser(ctx, name); err != nil {
+		return appError(err)
+	}
+	fmt.Fprintf(a.stdout, "Deleted admin user %q: their Settings sessions have ended.\n", name)
+	if n, err := store.CountUsers(ctx); err == nil && n == 0 {
+		fmt.Fprintln(a.stdout, "No admin user is left: nobody can log in to Settings until one is created again.")
+	}
 	return nil
 }

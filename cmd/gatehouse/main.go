@@ -26,6 +26,9 @@ Commands:
   keys delete NAME|ID
   keys reveal NAME|ID
   admin create-user --username NAME --password-stdin
+                            add an admin, or give one a new password
+  admin list-users [--json]
+  admin delete-user --username NAME
   config check [--config FILE]
 
 Every command takes --config FILE; every config key can also be set by a
@@ -99,10 +102,15 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		}
 		return fmt.Errorf("%w: unknown keys subcommand %q", errUsage, sub)
 	case "admin":
-		if sub == "create-user" {
+		switch sub {
+		case "create-user":
 			return a.adminCreateUser(ctx, rest[1:])
+		case "list-users":
+			return a.adminListUsers(ctx, rest[1:])
+		case "delete-user":
+			return a.adminDeleteUser(ctx, rest[1:])
 		}
-		return fmt.Errorf("%w: admin needs the subcommand create-user", errUsage)
+		return fmt.Errorf("%w: admin needs a subcommand: create-user, list-users or delete-user", errUsage)
 	case "config":
 		if sub == "check" {
 			return a.configCheck(rest[1:])

@@ -327,3 +327,45 @@ func slowStarted(url string) chan struct{} {
 	c, _ := slowUpstreams.Load(url)
 	return c.(chan struct{})
 }
+
+func TestAdminUsers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if out := e.ok(t, "admin", "list-users", "--config", e.config); !strings.Contains(out, "No admin users") {
+		t.Errorf("list-users on an empty store printed %q, want it to say there are none", out)
+	}
+	if _, errOut, code := e.run(t, "short\n", "admin", "create-user", "--config", e.config, "--username", "ops", "--password-stdin"); code == 0 || !strings.Contains(errOut, "at least 12") {
+		t.Errorf("short password: exit %d, stderr %q; want non-zero and the length rule", code, errOut)
+	}
+	for _, name := range []string{"ops", "auditor"} {
+		if out, errOut, code := e.run(t, "a long enough password\n", "admin", "create-user", "--config", e.config, "--username", name, "--password-stdin"); code != 0 || !strings.Contains(out, "can now log in") {
+			t.Fatalf("create-user %s: exit %d, stdout %q, stderr %q", name, code, out, errOut)
+		}
+	}
+	var users []struct {
+		Username  string    `json:"username"`
+		CreatedAt time.Time `json:"createdAt"`
+	}
+	out := e.ok(t, "admin", "list-users", "--json", "--config", e.config)
+	if err := json.Unmarshal([]byte(out), &users); err != nil {
+		t.Fatalf("list-users --json printed %q: %v", out, err)
+	}
+	if len(users) != 2 || users[0].Username != "auditor" || users[1].Username != "ops" || users[0].CreatedAt.IsZero() {
+		t.Errorf("list-users --json = %+v, want auditor and ops with their creation times", users)
+	}
+	if strings.Contains(out, "argon2") || strings.Contains(e.ok(t, "admin", "list-users", "--config", e.config), "argon2") {
+		t.Error("list-users printed a password hash")
+	}
+	if out := e.ok(t, "admin", "delete-user", "--config", e.config, "--username", "ops"); !strings.Contains(out, "Deleted admin user") || strings.Contains(out, "No admin user is left") {
+		t.Errorf("delete-user ops printed %q", out)
+	}
+	if _, errOut, code := e.run(t, "", "admin", "delete-user", "--config", e.config, "--username", "ops"); code != 1 || !strings.Contains(errOut, "No user") {
+		t.Errorf("delete-user of a deleted user: exit %d, stderr %q; want 1 and 'No user'", code, errOut)
+	}
+	if out := e.ok(t, "admin", "delete-user", "--config", e.config, "--username", "auditor"); !strings.Contains(out, "No admin user is left") {
+		t.Errorf("deleting the last admin printed %q, want a warning", out)
+	}
+	if _, _, code := e.run(t, "", "admin", "delete-user", "--config", e.config); code != 2 {
+		t.Errorf("delete-user without --username: exit %d, want 2", code)
+	}
+}
