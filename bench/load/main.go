@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -180,7 +181,7 @@ func run(o options) error {
 				return err
 			}
 			s.results = append(s.results, res)
-			fmt.Printf("  round %d %-10s %9.0f req/s  p50 %-9v p99 %-9v errors %d\n", r+1, s.name, res.RPS, res.P50, res.P99, res.Errors)
+			fmt.Printf("  round %d %-10s %9.0f req/s  p50 %-9v p99 %-9v errors %d  CPU/req %v + %v\n", r+1, s.name, res.RPS, res.P50, res.P99, res.Errors, res.ServerCPU, res.ClientCPU)
 		}
 	}
 	fmt.Println()
@@ -205,6 +206,19 @@ func run(o options) error {
 	slices.Sort(p99s)
 	fmt.Printf("median of the rounds' own ratios: %.3fx (range %.3f–%.3f)   p99 difference: %v\n",
 		ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1], p99s[len(p99s)/2])
+	cpu := func(s *system) (server, total time.Duration) {
+		var sv, tot []time.Duration
+		for _, r := range s.results {
+			sv, tot = append(sv, r.ServerCPU), append(tot, r.ServerCPU+r.ClientCPU)
+		}
+		slices.Sort(sv)
+		slices.Sort(tot)
+		return sv[len(sv)/2], tot[len(tot)/2]
+	}
+	bs, bt := cpu(systems[1])
+	gs, gt := cpu(systems[2])
+	fmt.Printf("CPU per request (medians): bare proxy %v in-process, %v with the attacker; gatehouse %v, %v: bare/gatehouse %.3fx\n",
+		bs, bt, gs, gt, float64(bt)/float64(gt))
 
 	if soak > 0 {
 		rate := int(g.RPS / 2)
@@ -220,10 +234,17 @@ func run(o options) error {
 }
 
 type result struct {
-	RPS    float64       `json:"rps"`
-	P50    time.Duration `json:"p50"`
-	P99    time.Duration `json:"p99"`
-	Errors int           `json:"errors"`
+	RPS      float64       `json:"rps"`
+	P50      time.Duration `json:"p50"`
+	P99      time.Duration `json:"p99"`
+	Errors   int           `json:"errors"`
+	Requests uint64        `json:"requests"`
+	// ServerCPU is the CPU time this process (upstream and the system
+	// attacked) spent per request, and ClientCPU the attacker's: on a
+	// saturated machine throughput follows their sum, and they vary much
+	// less from round to round than throughput does.
+	ServerCPU time.Duration `json:"-"`
+	ClientCPU time.Duration `json:"-"`
 }
 
 // attackProcess runs the attacker as a child process of this program, so
@@ -235,12 +256,30 @@ func attackProcess(url, keysFile string, rate int, d time.Duration, workers int)
 	}
 	cmd := exec.Command(self, "-attack", url, "-keys-file", keysFile, "-rate", strconv.Itoa(rate), "-duration", d.String(), "-workers", strconv.Itoa(workers))
 	cmd.Stderr = os.Stderr
+	before := selfCPU()
 	out, err := cmd.Output()
 	if err != nil {
 		return result{}, fmt.Errorf("attacker: %w", err)
 	}
+	server := selfCPU() - before
 	var r result
-	return r, json.Unmarshal(out, &r)
+	if err := json.Unmarshal(out, &r); err != nil {
+		return result{}, err
+	}
+	if r.Requests > 0 {
+		r.ServerCPU = server / time.Duration(r.Requests)
+		r.ClientCPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()) / time.Duration(r.Requests)
+	}
+	return r, nil
+}
+
+// selfCPU returns the CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // attackMain is the child: it attacks url and prints the result as JSON.
@@ -270,7 +309,7 @@ func attack(t vegeta.Targeter, rate int, d time.Duration, workers int) result {
 			errs += n
 		}
 	}
-	return result{RPS: m.Throughput, P50: m.Latencies.P50, P99: m.Latencies.P99, Errors: errs}
+	return result{RPS: m.Throughput, P50: m.Latencies.P50, P99: m.Latencies.P99, Errors: errs, Requests: m.Requests}
 }
 
 func median(rs []result) result {
