@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -32,4 +33,32 @@ func TestPublicLocationNeverLeavesTheHost(t *testing.T) {
 			t.Errorf("publicLocation(%q) = %q, %v; want %q, %v", tt.loc, got, ok, tt.want, tt.ok)
 		}
 	}
+}
+
+// FuzzPublicLocation: whatever Location an upstream sends, a rewritten one
+// is a path on the gateway inside the route's prefix, never a reference to
+// another host.
+func FuzzPublicLocation(f *testing.F) {
+	for _, s := range []string{"/v2/assets/1", "http://10.0.0.5:3000/v2/x?y#z", "//10.0.0.5:3000/v2", "/v2//evil", "/v2/\\evil", "/v2/%2e%2e/x", "http://10.0.0.5:3000/v2/../../etc"} {
+		f.Add(s)
+	}
+	up, _ := url.Parse("http://10.0.0.5:3000/v2")
+	routes := []*Route{{Path: "/api/v2/assets", Upstream: up}, {Path: "/", Upstream: up}}
+	f.Fuzz(func(t *testing.T, loc string) {
+		for _, r := range routes {
+			got, ok := r.publicLocation(loc)
+			if !ok {
+				continue
+			}
+			u, err := url.Parse(got)
+			switch {
+			case err != nil:
+				t.Fatalf("publicLocation(%q) = %q, which does not parse: %v", loc, got, err)
+			case u.Scheme != "" || u.Host != "" || strings.HasPrefix(got, "//") || strings.HasPrefix(got, "/\\"):
+				t.Fatalf("publicLocation(%q) = %q: another host", loc, got)
+			case !segmentPrefix(u.Path, r.Path):
+				t.Fatalf("publicLocation(%q) = %q: outside the route %s", loc, got, r.Path)
+			}
+		}
+	})
 }
