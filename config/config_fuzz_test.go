@@ -29,7 +29,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		for _, r := range c.Routes {
-			if !strings.HasPrefix(r.Path, "/") || strings.Contains(r.Path, "//") || strings.Contains(r.Path, "..") {
+			if !strings.HasPrefix(r.Path, "/") || strings.Contains(r.Path, "//") || hasDotSegment(r.Path) {
 				t.Fatalf("route path %q validated", r.Path)
 			}
 			if r.UpstreamURL == nil || (r.UpstreamURL.Scheme != "http" && r.UpstreamURL.Scheme != "https") {
@@ -37,4 +37,15 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// hasDotSegment reports whether p has a "." or ".." segment ("/a../b" has
+// none: dots inside a name are a name).
+func hasDotSegment(p string) bool {
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
