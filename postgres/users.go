@@ -30,53 +30,59 @@ func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
 // EndSessions voids the user's sessions issued before at. Returns
 // ENotFound.
 func (s *Store) EndSessions(ctx context.Context, username string, at time.Time) error {
-	return s.withConn(ctx, "end sessions", func(c *pgx.Conn) error {
-		tag, err := c.Exec(ctx, `UPDATE users SET sessions_after = greatest(sessions_after, $1) WHERE username = $2`,
-			ms(at), username)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return gatehouse.Errorf(gatehouse.ENotFound, "No user is named %q.", username)
-		}
-		return nil
-	})
+	return s.changeUser(ctx, "end sessions", username,
+		`UPDATE users SET sessions_after = greatest(sessions_after, $1) WHERE username = $2`, ms(at), username)
 }
 
-// FindUserByName returns an administrator. Returns ENotFound.
-func (s *Store) FindUserByName(ctx context.Context, username string) (*gatehouse.User, error) {
-	u := gatehouse.User{Username: username}
-	err := s.withConn(ctx, "find user", func(c *pgx.Conn) error {
-		err := c.QueryRow(ctx, `SELECT password_hash, created_at, sessions_after FROM users WHERE username = $1`,
-			username).Scan(&u.PasswordHash, &u.CreatedAt, &u.SessionsAfter)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return gatehouse.Errorf(gatehouse.ENotFound, "No user is named %q.", username)
-		}
-		return err
-	})
-	if err != nil {
+// userColumns are the columns scanUser reads, in its order.
+const userColumns = `username, password_hash, created_at, sessions_after`
+
+func scanUser(row pgx.Row) (*gatehouse.User, error) {
+	var u gatehouse.User
+	if err := row.Scan(&u.Username, &u.PasswordHash, &u.CreatedAt, &u.SessionsAfter); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.SessionsAfter = u.CreatedAt.UTC(), u.SessionsAfter.UTC()
 	return &u, nil
 }
 
+// noUser is the error for a username that names no administrator.
+func noUser(username string) error {
+	return gatehouse.Errorf(gatehouse.ENotFound, "No user is named %q.", username)
+}
+
+// FindUserByName returns an administrator. Returns ENotFound.
+func (s *Store) FindUserByName(ctx context.Context, username string) (*gatehouse.User, error) {
+	var u *gatehouse.User
+	err := s.withConn(ctx, "find user", func(c *pgx.Conn) error {
+		var err error
+		u, err = scanUser(c.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username = $1`, username))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return noUser(username)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
 // FindUsers returns every administrator, by username.
 func (s *Store) FindUsers(ctx context.Context) ([]*gatehouse.User, error) {
 	var out []*gatehouse.User
 	err := s.withConn(ctx, "find users", func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT username, password_hash, created_at, sessions_after FROM users ORDER BY username`)
+		rows, err := c.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var u gatehouse.User
-			if err := rows.Scan(&u.Username, &u.PasswordHash, &u.CreatedAt, &u.SessionsAfter); err != nil {
+			u, err := scanUser(rows)
+			if err != nil {
 				return err
 			}
-			u.CreatedAt, u.SessionsAfter = u.CreatedAt.UTC(), u.SessionsAfter.UTC()
-			out = append(out, &u)
+			out = append(out, u)
 		}
 		return rows.Err()
 	})
@@ -88,13 +94,19 @@ func (s *Store) FindUsers(ctx context.Context) ([]*gatehouse.User, error) {
 
 // DeleteUser removes an administrator. Returns ENotFound.
 func (s *Store) DeleteUser(ctx context.Context, username string) error {
-	return s.withConn(ctx, "delete user", func(c *pgx.Conn) error {
-		tag, err := c.Exec(ctx, `DELETE FROM users WHERE username = $1`, username)
+	return s.changeUser(ctx, "delete user", username, `DELETE FROM users WHERE username = $1`, username)
+}
+
+// changeUser runs a statement that changes the row of one user, and
+// returns ENotFound when there is no such row.
+func (s *Store) changeUser(ctx context.Context, op, username, query string, args ...any) error {
+	return s.withConn(ctx, op, func(c *pgx.Conn) error {
+		tag, err := c.Exec(ctx, query, args...)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return gatehouse.Errorf(gatehouse.ENotFound, "No user is named %q.", username)
+			return noUser(username)
 		}
 		return nil
 	})

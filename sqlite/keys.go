@@ -53,7 +53,7 @@ func (s *Store) CreateKey(ctx context.Context, k *gatehouse.APIKey) error {
 func (s *Store) FindKeyByID(ctx context.Context, id string) (*gatehouse.APIKey, error) {
 	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, gatehouse.Errorf(gatehouse.ENotFound, "No key has the ID %q.", id)
+		return nil, noKey(id)
 	} else if err != nil {
 		return nil, wrap("find key by id", err)
 	}
@@ -164,7 +164,7 @@ func (s *Store) RenewKey(ctx context.Context, id string, r gatehouse.KeyRenewal,
 		if err != nil {
 			return err
 		}
-		if err := mustAffect(res, id); err != nil {
+		if err := mustAffect(res, noKey(id)); err != nil {
 			return err
 		}
 		if err := insertAudit(ctx, tx, gatehouse.AuditEvent{
@@ -192,7 +192,7 @@ func (s *Store) DeleteKey(ctx context.Context, id, actor string) error {
 		if err != nil {
 			return err
 		}
-		if err := mustAffect(res, id); err != nil {
+		if err := mustAffect(res, noKey(id)); err != nil {
 			return err
 		}
 		if err := insertAudit(ctx, tx, gatehouse.AuditEvent{
@@ -208,16 +208,21 @@ func (s *Store) DeleteKey(ctx context.Context, id, actor string) error {
 	return nil
 }
 
-// mustAffect returns ENotFound when res changed no row.
-func mustAffect(res sql.Result, id string) error {
+// mustAffect returns notFound when res changed no row.
+func mustAffect(res sql.Result, notFound error) error {
 	n, err := res.RowsAffected()
 	if err != nil {
 		return err
 	}
 	if n == 0 {
-		return gatehouse.Errorf(gatehouse.ENotFound, "No key has the ID %q.", id)
+		return notFound
 	}
 	return nil
+}
+
+// noKey is the error for an ID that names no key.
+func noKey(id string) error {
+	return gatehouse.Errorf(gatehouse.ENotFound, "No key has the ID %q.", id)
 }
 
 type scanner interface {

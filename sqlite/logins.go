@@ -16,12 +16,9 @@ func (s *Store) FindLoginFailures(ctx context.Context, subjects []string, since 
 	if len(subjects) == 0 {
 		return nil, nil
 	}
-	args := []any{millis(since)}
-	for _, sub := range subjects {
-		args = append(args, sub)
-	}
+	in, args := inList(subjects)
 	rows, err := s.db.QueryContext(ctx, `SELECT subject, count, last_at FROM login_failures
-		WHERE last_at >= ? AND subject IN (`+placeholders(len(subjects))+`) ORDER BY subject`, args...)
+		WHERE subject IN (`+in+`) AND last_at >= ? ORDER BY subject`, append(args, millis(since))...)
 	if err != nil {
 		return nil, wrap("find login failures", err)
 	}
@@ -69,12 +66,9 @@ func (s *Store) ClearLoginFailures(ctx context.Context, subjects []string) error
 	if len(subjects) == 0 {
 		return nil
 	}
-	args := make([]any, len(subjects))
-	for i, sub := range subjects {
-		args[i] = sub
-	}
+	in, args := inList(subjects)
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE subject IN (`+placeholders(len(subjects))+`)`, args...)
+		_, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE subject IN (`+in+`)`, args...)
 		return err
 	})
 	if err != nil {
@@ -83,7 +77,12 @@ func (s *Store) ClearLoginFailures(ctx context.Context, subjects []string) error
 	return nil
 }
 
-// placeholders returns n comma-separated "?".
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+// inList returns the placeholders of an IN list of values ("?,?,?") and
+// the values as its arguments.
+func inList(values []string) (string, []any) {
+	args := make([]any, len(values))
+	for i, v := range values {
+		args[i] = v
+	}
+	return strings.TrimSuffix(strings.Repeat("?,", len(values)), ","), args
 }

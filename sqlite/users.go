@@ -30,59 +30,56 @@ func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
 	return nil
 }
 
-// FindUserByName returns an administrator. Returns ENotFound.
-func (s *Store) FindUserByName(ctx context.Context, username string) (*gatehouse.User, error) {
-	u := gatehouse.User{Username: username}
+// userColumns are the columns scanUser reads, in its order.
+const userColumns = `username, password_hash, created_at, sessions_after`
+
+func scanUser(row scanner) (*gatehouse.User, error) {
+	var u gatehouse.User
 	var createdAt, sessionsAfter int64
-	err := s.db.QueryRowContext(ctx, `SELECT password_hash, created_at, sessions_after FROM users WHERE username = ?`,
-		username).Scan(&u.PasswordHash, &createdAt, &sessionsAfter)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, gatehouse.Errorf(gatehouse.ENotFound, "No user is named %q.", username)
-	} else if err != nil {
-		return nil, wrap("find user", err)
+	if err := row.Scan(&u.Username, &u.PasswordHash, &createdAt, &sessionsAfter); err != nil {
+		return nil, err
 	}
 	u.CreatedAt, u.SessionsAfter = fromMillis(createdAt), fromMillis(sessionsAfter)
 	return &u, nil
 }
 
+// noUser is the error for a username that names no administrator.
+func noUser(username string) error {
+	return gatehouse.Errorf(gatehouse.ENotFound, "No user is named %q.", username)
+}
+
+// FindUserByName returns an administrator. Returns ENotFound.
+func (s *Store) FindUserByName(ctx context.Context, username string) (*gatehouse.User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, noUser(username)
+	} else if err != nil {
+		return nil, wrap("find user", err)
+	}
+	return u, nil
+}
+
 // EndSessions voids the user's sessions issued before at. Returns
 // ENotFound.
 func (s *Store) EndSessions(ctx context.Context, username string, at time.Time) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET sessions_after = max(sessions_after, ?) WHERE username = ?`,
-			millis(at), username)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return gatehouse.Errorf(gatehouse.ENotFound, "No user is named %q.", username)
-		}
-		return nil
-	})
-	if err != nil {
-		return wrap("end sessions", err)
-	}
-	return nil
+	return s.changeUser(ctx, "end sessions", username,
+		`UPDATE users SET sessions_after = max(sessions_after, ?) WHERE username = ?`, millis(at), username)
 }
 
 // FindUsers returns every administrator, by username.
 func (s *Store) FindUsers(ctx context.Context) ([]*gatehouse.User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT username, password_hash, created_at, sessions_after FROM users ORDER BY username`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
 	if err != nil {
 		return nil, wrap("find users", err)
 	}
 	defer rows.Close()
 	var out []*gatehouse.User
 	for rows.Next() {
-		var u gatehouse.User
-		var createdAt, sessionsAfter int64
-		if err := rows.Scan(&u.Username, &u.PasswordHash, &createdAt, &sessionsAfter); err != nil {
+		u, err := scanUser(rows)
+		if err != nil {
 			return nil, wrap("find users", err)
 		}
-		u.CreatedAt, u.SessionsAfter = fromMillis(createdAt), fromMillis(sessionsAfter)
-		out = append(out, &u)
+		out = append(out, u)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, wrap("find users", err)
@@ -92,20 +89,21 @@ func (s *Store) FindUsers(ctx context.Context) ([]*gatehouse.User, error) {
 
 // DeleteUser removes an administrator. Returns ENotFound.
 func (s *Store) DeleteUser(ctx context.Context, username string) error {
+	return s.changeUser(ctx, "delete user", username, `DELETE FROM users WHERE username = ?`, username)
+}
+
+// changeUser runs a statement that changes the row of one user, and
+// returns ENotFound when there is no such row.
+func (s *Store) changeUser(ctx context.Context, op, username, query string, args ...any) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE username = ?`, username)
+		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return gatehouse.Errorf(gatehouse.ENotFound, "No user is named %q.", username)
-		}
-		return nil
+		return mustAffect(res, noUser(username))
 	})
 	if err != nil {
-		return wrap("delete user", err)
+		return wrap(op, err)
 	}
 	return nil
 }
