@@ -30,9 +30,9 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostFormValue("username"))
 	pw := r.PostFormValue("password")
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	subjects := []string{userSubject + strings.ToLower(name), addrSubject + host}
+	userSub, addrSub := userSubject+strings.ToLower(name), addrSubject+host
 	now := u.now()
-	wait, err := u.throttle.wait(r.Context(), now, subjects...)
+	wait, counted, err := u.throttle.wait(r.Context(), now, userSub, addrSub)
 	if err != nil {
 		u.Logger.Warn("login: read failed logins", "err", err)
 		u.render(w, http.StatusServiceUnavailable, "login", loginData{Title: "Log in", Username: name, Error: "The store cannot be reached; try again shortly."})
@@ -59,18 +59,18 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		// Only real users are counted by name, so that made-up names do
 		// not fill the store.
-		counted := subjects
-		if err != nil {
-			counted = subjects[1:]
+		failed := []string{addrSub}
+		if err == nil {
+			failed = append(failed, userSub)
 		}
-		if err := u.throttle.fail(r.Context(), now, counted...); err != nil {
+		if err := u.throttle.fail(r.Context(), now, failed...); err != nil {
 			u.Logger.Warn("login: record failed login", "err", err)
 		}
 		u.Logger.Info("login failed", "remote", host)
 		u.render(w, http.StatusUnauthorized, "login", loginData{Title: "Log in", Username: name, Error: "The username or password is not right."})
 		return
 	}
-	if err := u.throttle.succeed(r.Context(), subjects...); err != nil {
+	if err := u.throttle.succeed(r.Context(), counted); err != nil {
 		u.Logger.Warn("login: clear failed logins", "err", err)
 	}
 	expires := now.Add(u.SessionTTL)

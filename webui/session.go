@@ -24,10 +24,9 @@ type session struct {
 	// User is the administrator's name.
 	User string
 	// CSRF is the token every change must carry.
-	CSRF    string
-	issued  time.Time
-	expires time.Time
-	nonce   string
+	CSRF   string
+	issued time.Time
+	nonce  string
 }
 
 // sessions signs and checks session cookies.
@@ -80,7 +79,7 @@ func (s *sessions) parse(v string, now time.Time) (*session, bool) {
 	if err != nil {
 		return nil, false
 	}
-	return &session{User: string(user), issued: time.UnixMilli(issued), expires: time.Unix(sec, 0), nonce: nonce, CSRF: s.mac("csrf", nonce)}, true
+	return &session{User: string(user), issued: time.UnixMilli(issued), nonce: nonce, CSRF: s.mac("csrf", nonce)}, true
 }
 
 // validCSRF compares a presented token with the session's in constant time.

@@ -30,14 +30,17 @@ type throttle struct {
 	store gatehouse.KeyStore
 }
 
-// wait returns how long the subjects must still wait before an attempt.
-func (t throttle) wait(ctx context.Context, now time.Time, subjects ...string) (time.Duration, error) {
+// wait returns how long the subjects must still wait before an attempt,
+// and which of them have failures counted (for succeed to clear).
+func (t throttle) wait(ctx context.Context, now time.Time, subjects ...string) (time.Duration, []string, error) {
 	counts, err := t.store.FindLoginFailures(ctx, subjects, now.Add(-maxWait))
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	var longest time.Duration
+	var counted []string
 	for _, f := range counts {
+		counted = append(counted, f.Subject)
 		if f.Count < freeFailures {
 			continue
 		}
@@ -45,7 +48,7 @@ func (t throttle) wait(ctx context.Context, now time.Time, subjects ...string) (
 			longest = d
 		}
 	}
-	return longest, nil
+	return longest, counted, nil
 }
 
 // backoff is the wait after n failures (n >= freeFailures): 1 s, then
@@ -59,6 +62,11 @@ func (t throttle) fail(ctx context.Context, now time.Time, subjects ...string) e
 	return t.store.RecordLoginFailure(ctx, subjects, now, now.Add(-maxWait))
 }
 
-func (t throttle) succeed(ctx context.Context, subjects ...string) error {
-	return t.store.ClearLoginFailures(ctx, subjects)
+// succeed forgets the failures of subjects, those wait found counted: a
+// login with none costs no write.
+func (t throttle) succeed(ctx context.Context, counted []string) error {
+	if len(counted) == 0 {
+		return nil
+	}
+	return t.store.ClearLoginFailures(ctx, counted)
 }

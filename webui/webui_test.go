@@ -112,20 +112,20 @@ func TestLoginThrottledAcrossNodes(t *testing.T) {
 	if got := try(b, "admin", adminPassword); got != http.StatusSeeOther {
 		t.Fatalf("right password after the wait = %d, want 303", got)
 	}
-	// The success cleared the count: failures start from zero again.
+	// The success cleared the counts, so they start from zero again; a
+	// made-up name is counted only for the address.
 	if got := try(a, "admin", "guess"); got != http.StatusUnauthorized {
 		t.Errorf("failure after a success = %d, want 401", got)
 	}
-	// A made-up name is counted only for the address: now 2 failures.
 	if got := try(a, "mallory", "guess"); got != http.StatusUnauthorized {
 		t.Errorf("made-up user = %d, want 401", got)
 	}
-	counts, err := a.Store().FindLoginFailures(context.Background(), []string{"user:mallory", "ip:127.0.0.1"}, a.Clock.Now().Add(-time.Hour))
+	counts, err := a.Store().FindLoginFailures(context.Background(), []string{"user:admin", "user:mallory", "ip:127.0.0.1"}, a.Clock.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(counts) != 1 || counts[0].Subject != "ip:127.0.0.1" || counts[0].Count != 2 {
-		t.Errorf("counts = %+v, want the address only, with 2 failures", counts)
+	if len(counts) != 2 || counts[0].Subject != "ip:127.0.0.1" || counts[0].Count != 2 || counts[1].Subject != "user:admin" || counts[1].Count != 1 {
+		t.Errorf("counts = %+v, want the address with 2 failures and admin with 1", counts)
 	}
 }
 
