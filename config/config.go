@@ -265,13 +265,20 @@ func (c *Config) Validate() error {
 	for _, d := range []struct {
 		key string
 		v   Duration
-	}{{"read_header_timeout", c.ReadHeaderTimeout}, {"shutdown_timeout", c.ShutdownTimeout}, {"store_outage_grace", c.StoreOutageGrace}, {"usage_flush_interval", c.UsageFlushInterval}} {
-		if d.v <= 0 {
+		min time.Duration // and why, when it is more than "positive"
+		why string
+	}{
+		{key: "read_header_timeout", v: c.ReadHeaderTimeout},
+		{key: "shutdown_timeout", v: c.ShutdownTimeout},
+		{key: "store_outage_grace", v: c.StoreOutageGrace},
+		{key: "usage_flush_interval", v: c.UsageFlushInterval, min: 100 * time.Millisecond, why: "each flush writes to the store"},
+	} {
+		switch {
+		case d.v <= 0:
 			bad(d.key, "must be a positive duration such as 10s")
+		case time.Duration(d.v) < d.min:
+			bad(d.key, "must be at least %s: %s (got %s)", d.min, d.why, time.Duration(d.v))
 		}
-	}
-	if c.UsageFlushInterval > 0 && c.UsageFlushInterval < Duration(100*time.Millisecond) {
-		bad("usage_flush_interval", "must be at least 100ms: each flush writes to the store (got %s)", time.Duration(c.UsageFlushInterval))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("log_format", "must be text or json (got %q)", c.LogFormat)
