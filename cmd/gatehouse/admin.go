@@ -44,7 +44,7 @@ func (a *app) adminCreateUser(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := a.openStore(ctx, *cfgPath)
+	_, store, err := a.openStore(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}
@@ -56,13 +56,15 @@ func (a *app) adminCreateUser(ctx context.Context, args []string) error {
 	return nil
 }
 
-// openStore opens the store named by the config at cfgPath.
-func (a *app) openStore(ctx context.Context, cfgPath string) (gatehouse.KeyStore, error) {
+// openStore loads the config at cfgPath (and the GATEHOUSE_* variables)
+// and opens the store it names.
+func (a *app) openStore(ctx context.Context, cfgPath string) (*config.Config, gatehouse.KeyStore, error) {
 	cfg, err := config.Load(cfgPath, a.getenv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return server.OpenStore(ctx, cfg.Storage)
+	store, err := server.OpenStore(ctx, cfg.Storage)
+	return cfg, store, err
 }
 
 func (a *app) adminListUsers(ctx context.Context, args []string) error {
@@ -71,7 +73,7 @@ func (a *app) adminListUsers(ctx context.Context, args []string) error {
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}
-	store, err := a.openStore(ctx, *cfgPath)
+	_, store, err := a.openStore(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}
@@ -115,7 +117,7 @@ func (a *app) adminDeleteUser(ctx context.Context, args []string) error {
 	if name == "" {
 		return fmt.Errorf("%w: admin delete-user needs --username NAME", errUsage)
 	}
-	store, err := a.openStore(ctx, *cfgPath)
+	_, store, err := a.openStore(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}

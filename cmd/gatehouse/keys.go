@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"gatehouse"
-	"gatehouse/config"
 	"gatehouse/keys"
-	"gatehouse/server"
 )
 
 // keyTool is what key commands work with: the store named by the config and
@@ -25,11 +23,7 @@ type keyTool struct {
 }
 
 func (a *app) openKeys(ctx context.Context, cfgPath string) (*keyTool, error) {
-	cfg, err := config.Load(cfgPath, a.getenv)
-	if err != nil {
-		return nil, err
-	}
-	store, err := server.OpenStore(ctx, cfg.Storage)
+	cfg, store, err := a.openStore(ctx, cfgPath)
 	if err != nil {
 		return nil, err
 	}
