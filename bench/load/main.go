@@ -11,6 +11,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -27,7 +28,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -67,7 +67,7 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "if set, write CPU profiles of this process (upstream and the system attacked) during the last round of the bare proxy and of gatehouse to FILE.bare and FILE.gatehouse")
 	flag.BoolVar(&o.accessLog, "access-log", false, "gatehouse writes its JSON access log to a file (off by default: the bare proxy logs nothing)")
 	attackURL := flag.String("attack", "", "internal: attack this URL and print the result as JSON (the attacker runs in a process of its own)")
-	keysFile := flag.String("keys-file", "", "internal: with -attack, a file of keys to send, one a line")
+	keysFile := flag.String("keys-file", "", "internal: with -attack, the file of keys to send, one a line")
 	rate := flag.Int("rate", 0, "internal: with -attack, requests per second (0: as fast as possible)")
 	flag.Parse()
 	if *attackURL != "" {
@@ -84,7 +84,6 @@ func main() {
 }
 
 func run(o options) error {
-	duration, rounds, workers, nkeys, soak, cpuProfile := o.duration, o.rounds, o.workers, o.keys, o.soak, o.cpuProfile
 	dir, err := os.MkdirTemp("", "gatehouse-load-")
 	if err != nil {
 		return err
@@ -115,8 +114,8 @@ func run(o options) error {
 		Transport: proxy.NewTransport(),
 	})
 
-	fmt.Printf("creating %d keys...\n", nkeys)
-	secrets, err := seedKeys(ctx, cfg, nkeys)
+	fmt.Printf("creating %d keys...\n", o.keys)
+	secrets, err := seedKeys(ctx, cfg, o.keys)
 	if err != nil {
 		return err
 	}
@@ -135,7 +134,7 @@ func run(o options) error {
 		return err
 	}
 	defer gh.Close()
-	fmt.Printf("gatehouse started with %d keys in %v\n", nkeys, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("gatehouse started with %d keys in %v\n", o.keys, time.Since(start).Round(time.Millisecond))
 	go gh.Run(ctx)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -149,22 +148,21 @@ func run(o options) error {
 		return err
 	}
 	type system struct {
-		name, url, keys string
-		results         []result
+		name, url string
+		results   []result
 	}
-	systems := []*system{
-		// Every system gets the same requests, keys included, so that the
-		// difference is what the system does with them.
-		{name: "upstream", url: upstream + "/v2/assets/158", keys: keysFile},
-		{name: "bare proxy", url: bare + "/api/v2/assets/158", keys: keysFile},
-		{name: "gatehouse", url: gateway + "/api/v2/assets/158", keys: keysFile},
-	}
-	fmt.Printf("%d rounds × %v per system, %d workers, max rate; the attacker runs in a process of its own\n", rounds, duration, workers)
-	for r := range rounds {
+	// Every system gets the same requests, keys included, so that the
+	// difference is what the system does with them.
+	direct := &system{name: "upstream", url: upstream + "/v2/assets/158"}
+	bareProxy := &system{name: "bare proxy", url: bare + "/api/v2/assets/158"}
+	gatehouse := &system{name: "gatehouse", url: gateway + "/api/v2/assets/158"}
+	systems := []*system{direct, bareProxy, gatehouse}
+	fmt.Printf("%d rounds × %v per system, %d workers, max rate; the attacker runs in a process of its own\n", o.rounds, o.duration, o.workers)
+	for r := range o.rounds {
 		for _, s := range systems {
-			profiling := cpuProfile != "" && r == rounds-1 && s.name != "upstream"
+			profiling := o.cpuProfile != "" && r == o.rounds-1 && s != direct
 			if profiling {
-				f, err := os.Create(cpuProfile + "." + strings.Fields(s.name)[0])
+				f, err := os.Create(o.cpuProfile + "." + strings.Fields(s.name)[0])
 				if err != nil {
 					return err
 				}
@@ -173,7 +171,7 @@ func run(o options) error {
 					return err
 				}
 			}
-			res, err := attackProcess(s.url, s.keys, 0, duration, workers)
+			res, err := attackProcess(s.url, keysFile, 0, o.duration, o.workers)
 			if profiling {
 				pprof.StopCPUProfile()
 			}
@@ -186,45 +184,33 @@ func run(o options) error {
 	}
 	fmt.Println()
 	fmt.Printf("%-10s %10s %10s %10s %8s\n", "median", "req/s", "p50", "p99", "errors")
-	med := map[string]result{}
 	for _, s := range systems {
 		m := median(s.results)
-		med[s.name] = m
 		fmt.Printf("%-10s %10.0f %10v %10v %8d\n", s.name, m.RPS, m.P50, m.P99, m.Errors)
 	}
-	g, b := med["gatehouse"], med["bare proxy"]
+	g, b := median(gatehouse.results), median(bareProxy.results)
 	fmt.Printf("\ngatehouse / bare proxy throughput: %.3fx   p99 difference: %v\n", g.RPS/b.RPS, g.P99-b.P99)
 	// The machine's speed drifts between rounds; the ratio within each
 	// round compares runs seconds apart.
 	var ratios []float64
 	var p99s []time.Duration
-	for i := range rounds {
-		ratios = append(ratios, systems[2].results[i].RPS/systems[1].results[i].RPS)
-		p99s = append(p99s, systems[2].results[i].P99-systems[1].results[i].P99)
+	for i := range o.rounds {
+		gr, br := gatehouse.results[i], bareProxy.results[i]
+		ratios = append(ratios, gr.RPS/br.RPS)
+		p99s = append(p99s, gr.P99-br.P99)
 	}
-	sort.Float64s(ratios)
-	slices.Sort(p99s)
 	fmt.Printf("median of the rounds' own ratios: %.3fx (range %.3f–%.3f)   p99 difference: %v\n",
-		ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1], p99s[len(p99s)/2])
-	cpu := func(s *system) (server, total time.Duration) {
-		var sv, tot []time.Duration
-		for _, r := range s.results {
-			sv, tot = append(sv, r.ServerCPU), append(tot, r.ServerCPU+r.ClientCPU)
-		}
-		slices.Sort(sv)
-		slices.Sort(tot)
-		return sv[len(sv)/2], tot[len(tot)/2]
-	}
-	bs, bt := cpu(systems[1])
-	gs, gt := cpu(systems[2])
+		middle(ratios), slices.Min(ratios), slices.Max(ratios), middle(p99s))
+	bs, bt := cpuPerRequest(bareProxy.results)
+	gs, gt := cpuPerRequest(gatehouse.results)
 	fmt.Printf("CPU per request (medians): bare proxy %v in-process, %v with the attacker; gatehouse %v, %v: bare/gatehouse %.3fx\n",
 		bs, bt, gs, gt, float64(bt)/float64(gt))
 
-	if soak > 0 {
+	if o.soak > 0 {
 		rate := int(g.RPS / 2)
-		fmt.Printf("\nsoak: %v at %d req/s (half the measured maximum)\n", soak, rate)
+		fmt.Printf("\nsoak: %v at %d req/s (half the measured maximum)\n", o.soak, rate)
 		heap0 := heapMiB()
-		res, err := attackProcess(gateway+"/api/v2/assets/158", keysFile, rate, soak, workers)
+		res, err := attackProcess(gatehouse.url, keysFile, rate, o.soak, o.workers)
 		if err != nil {
 			return err
 		}
@@ -282,17 +268,18 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// attackMain is the child: it attacks url and prints the result as JSON.
+// attackMain is the child: it attacks url with the keys of keysFile and
+// prints the result as JSON.
 func attackMain(url, keysFile string, rate int, d time.Duration, workers int) error {
-	t := fixed(url)
-	if keysFile != "" {
-		b, err := os.ReadFile(keysFile)
-		if err != nil {
-			return err
-		}
-		t = withKeys(url, strings.Fields(string(b)))
+	b, err := os.ReadFile(keysFile)
+	if err != nil {
+		return err
 	}
-	return json.NewEncoder(os.Stdout).Encode(attack(t, rate, d, workers))
+	secrets := strings.Fields(string(b))
+	if len(secrets) == 0 {
+		return fmt.Errorf("no keys in %s", keysFile)
+	}
+	return json.NewEncoder(os.Stdout).Encode(attack(withKeys(url, secrets), rate, d, workers))
 }
 
 func attack(t vegeta.Targeter, rate int, d time.Duration, workers int) result {
@@ -312,24 +299,33 @@ func attack(t vegeta.Targeter, rate int, d time.Duration, workers int) result {
 	return result{RPS: m.Throughput, P50: m.Latencies.P50, P99: m.Latencies.P99, Errors: errs, Requests: m.Requests}
 }
 
+// median is the result of the middle round: each figure's own median.
 func median(rs []result) result {
-	by := func(less func(a, b result) bool) result {
-		c := append([]result(nil), rs...)
-		sort.Slice(c, func(i, j int) bool { return less(c[i], c[j]) })
-		return c[len(c)/2]
-	}
-	m := by(func(a, b result) bool { return a.RPS < b.RPS })
-	m.P50 = by(func(a, b result) bool { return a.P50 < b.P50 }).P50
-	m.P99 = by(func(a, b result) bool { return a.P99 < b.P99 }).P99
-	m.Errors = 0
+	var rps []float64
+	var p50s, p99s []time.Duration
+	m := result{}
 	for _, r := range rs {
+		rps, p50s, p99s = append(rps, r.RPS), append(p50s, r.P50), append(p99s, r.P99)
 		m.Errors += r.Errors
 	}
+	m.RPS, m.P50, m.P99 = middle(rps), middle(p50s), middle(p99s)
 	return m
 }
 
-func fixed(u string) vegeta.Targeter {
-	return vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: u})
+// cpuPerRequest returns the medians of the rounds' CPU time per request:
+// of this process, and of this process and the attacker together.
+func cpuPerRequest(rs []result) (server, total time.Duration) {
+	var sv, tot []time.Duration
+	for _, r := range rs {
+		sv, tot = append(sv, r.ServerCPU), append(tot, r.ServerCPU+r.ClientCPU)
+	}
+	return middle(sv), middle(tot)
+}
+
+// middle returns the median of xs (the upper one of an even count).
+func middle[T cmp.Ordered](xs []T) T {
+	s := slices.Sorted(slices.Values(xs))
+	return s[len(s)/2]
 }
 
 // withKeys cycles through the keys, one per request.
