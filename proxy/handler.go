@@ -192,10 +192,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // /api/v2/assets must not make an upstream see a DELETE or another path, and
 // a client must not choose the address the upstream believes it came from.
 // They are dropped; the gateway sets X-Forwarded-For/Host/Proto itself.
-var spoofable = []string{
-	"X-Real-Ip", "X-Client-Ip", "True-Client-Ip", "X-Cluster-Client-Ip", "Client-Ip",
-	"X-Original-Forwarded-For", "X-Original-Url", "X-Rewrite-Url", "X-Original-Uri",
-	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+var spoofable = map[string]bool{
+	"X-Real-Ip": true, "X-Client-Ip": true, "True-Client-Ip": true, "X-Cluster-Client-Ip": true, "Client-Ip": true,
+	"X-Original-Forwarded-For": true, "X-Original-Url": true, "X-Rewrite-Url": true, "X-Original-Uri": true,
+	"X-Http-Method-Override": true, "X-Http-Method": true, "X-Method-Override": true,
 }
 
 func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
@@ -210,12 +210,9 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	hd := pr.Out.Header
 	delete(hd, keyauth.HeaderKey)
 	for name := range hd {
-		if strings.HasPrefix(name, "X-Gatehouse-") || strings.HasPrefix(name, "X-Forwarded-") {
+		if spoofable[name] || strings.HasPrefix(name, "X-Gatehouse-") || strings.HasPrefix(name, "X-Forwarded-") {
 			delete(hd, name)
 		}
-	}
-	for _, name := range spoofable {
-		delete(hd, name)
 	}
 	if fw.key != nil {
 		hd.Set("X-Gatehouse-Key-Id", fw.key.ID)
