@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -91,9 +90,7 @@ func (a *app) adminListUsers(ctx context.Context, args []string) error {
 		for i, u := range users {
 			out[i] = userJSON{u.Username, u.CreatedAt}
 		}
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return a.printJSON(out)
 	}
 	if len(users) == 0 {
 		fmt.Fprintln(a.stdout, "No admin users. Create one with: gatehouse admin create-user --username NAME --password-stdin")
