@@ -28,9 +28,17 @@ const MaxFileBytes = 1 << 20
 // Config is the whole configuration. Field comments give the YAML key, the
 // environment variable and the default.
 type Config struct {
-	// Listen is the address of the one listener (GATEHOUSE_LISTEN).
-	// Default: 127.0.0.1:8080.
+	// Listen is the address of the data plane: proxied routes, the
+	// management API for X-API-Key callers (never a session), health and
+	// /openapi.json (GATEHOUSE_LISTEN). Default: 127.0.0.1:8080.
 	Listen string `yaml:"listen"`
+	// AdminListen is the address of the administrators' origin: the
+	// Settings UI and its sessions, the management API for sessions and
+	// keys, /metrics, health and /openapi.json. Nothing is proxied there,
+	// so no upstream's page can run in the origin of the Settings session
+	// (GATEHOUSE_ADMIN_LISTEN). It must differ from Listen. Default:
+	// 127.0.0.1:8081.
+	AdminListen string `yaml:"admin_listen"`
 	// Storage is "sqlite:PATH" or a postgres:// URL (GATEHOUSE_STORAGE).
 	// Default: sqlite:./gatehouse-data/gatehouse.db.
 	Storage string `yaml:"storage"`
@@ -115,6 +123,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 func Default() *Config {
 	return &Config{
 		Listen:             "127.0.0.1:8080",
+		AdminListen:        "127.0.0.1:8081",
 		Storage:            "sqlite:./gatehouse-data/gatehouse.db",
 		SecretKeyFile:      "./gatehouse-data/secret.key",
 		ReadHeaderTimeout:  Duration(10 * time.Second),
@@ -170,6 +179,7 @@ func Parse(data []byte, c *Config) error {
 // Env lists the environment variables and the key each one sets.
 var Env = []struct{ Var, Key string }{
 	{"GATEHOUSE_LISTEN", "listen"},
+	{"GATEHOUSE_ADMIN_LISTEN", "admin_listen"},
 	{"GATEHOUSE_STORAGE", "storage"},
 	{"GATEHOUSE_SECRET_KEY_FILE", "secret_key_file"},
 	{"GATEHOUSE_REDIS", "redis"},
@@ -229,10 +239,9 @@ func (c *Config) Validate() error {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
 	}
-	if host, port, err := net.SplitHostPort(c.Listen); err != nil {
-		bad("listen", "%q is not host:port", c.Listen)
-	} else if _, err := net.LookupPort("tcp", port); err != nil || strings.ContainsAny(host, "/ ") {
-		bad("listen", "%q is not host:port", c.Listen)
+	listenOK := checkAddr(bad, "listen", c.Listen)
+	if checkAddr(bad, "admin_listen", c.AdminListen) && listenOK && sameAddr(c.Listen, c.AdminListen) {
+		bad("admin_listen", "must differ from listen (both are %q): the Settings UI needs an origin of its own", c.AdminListen)
 	}
 	switch {
 	case strings.HasPrefix(c.Storage, "sqlite:"):
@@ -287,7 +296,41 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-var reserved = []string{"/healthz", "/readyz", "/metrics", "/openapi.json", "/login", "/logout", "/settings", "/api/v2/api-keys"}
+// checkAddr reports whether addr is host:port, and says why not under key.
+func checkAddr(bad func(key, format string, args ...any), key, addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = net.LookupPort("tcp", port)
+	}
+	if err != nil || strings.ContainsAny(host, "/ ") {
+		bad(key, "%q is not host:port", addr)
+		return false
+	}
+	return true
+}
+
+// sameAddr reports whether two host:port addresses name one listener. Port
+// 0 picks a free port each time, so two of them never collide.
+func sameAddr(a, b string) bool {
+	ah, ap, _ := net.SplitHostPort(a)
+	bh, bp, _ := net.SplitHostPort(b)
+	if ap == "0" || bp == "0" {
+		return false
+	}
+	pa, _ := net.LookupPort("tcp", ap)
+	pb, _ := net.LookupPort("tcp", bp)
+	if pa != pb {
+		return false
+	}
+	// An unspecified host (":8080", "0.0.0.0", "::") takes the port on
+	// every address.
+	unspecified := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ah == bh || unspecified(ah) || unspecified(bh)
+}
+
+// Reserved are the gateway's own paths, never proxied: no route may use
+// them or a path below them, on either listener.
+var Reserved = []string{"/healthz", "/readyz", "/metrics", "/openapi.json", "/login", "/logout", "/settings", "/api/v2/api-keys"}
 
 func (c *Config) validateRoutes(bad func(key, format string, args ...any)) {
 	names := map[string]int{}
@@ -314,7 +357,7 @@ func (c *Config) validateRoutes(bad func(key, format string, args ...any)) {
 				bad(key+".path", "%q is also the path of routes[%d]", r.Path, j)
 			}
 			paths[r.Path] = i
-			for _, p := range reserved {
+			for _, p := range Reserved {
 				if segmentPrefix(strings.ToLower(r.Path), p) {
 					bad(key+".path", "%q is the gateway's own endpoint %s and is never proxied", r.Path, p)
 				}

@@ -28,6 +28,9 @@ func TestLoadDefaults(t *testing.T) {
 	if got, want := c.Listen, "127.0.0.1:8080"; got != want {
 		t.Errorf("Listen = %q, want %q", got, want)
 	}
+	if got, want := c.AdminListen, "127.0.0.1:8081"; got != want {
+		t.Errorf("AdminListen = %q, want %q", got, want)
+	}
 	if got, want := time.Duration(c.ShutdownTimeout), 15*time.Second; got != want {
 		t.Errorf("ShutdownTimeout = %v, want %v", got, want)
 	}
@@ -75,6 +78,9 @@ routes:
 	if got, want := c.Routes[1].UpstreamURL.Path, "/apps-public"; got != want {
 		t.Errorf("routes[1].UpstreamURL.Path = %q, want %q", got, want)
 	}
+	if got, want := c.AdminListen, "127.0.0.1:8081"; got != want {
+		t.Errorf("AdminListen = %q, want the default %q", got, want)
+	}
 	if got := c.ScopeNames(); len(got) != 1 || got[0] != "assets" {
 		t.Errorf("ScopeNames() = %v, want [assets]", got)
 	}
@@ -102,6 +108,10 @@ func TestLoadInvalid(t *testing.T) {
 	}{
 		{"unknown key", "lisen: x\n", "lisen"},
 		{"bad listen", "listen: nope\n", "listen"},
+		{"bad admin listen", "admin_listen: nope\n", "admin_listen"},
+		{"admin listen same as listen", "listen: 127.0.0.1:9000\nadmin_listen: 127.0.0.1:9000\n", "must differ from listen"},
+		{"admin listen on listen's port of every address", "listen: :9000\nadmin_listen: 127.0.0.1:9000\n", "must differ from listen"},
+		{"admin listen by the default port", "admin_listen: 127.0.0.1:8080\n", "must differ from listen"},
 		{"bad storage", "storage: mysql://x\n", "storage"},
 		{"bad rate", "rate_limit: fast\n", "rate_limit"},
 		{"bad duration", "shutdown_timeout: soon\n", "soon"},

@@ -99,13 +99,15 @@ func (g *gateway) rememberSecret(s string) {
 
 // gateway is a running gatehouse before a recording upstream.
 type gateway struct {
-	addr  string
-	s     *server.Server
-	up    *upstream
-	log   *logBuffer
-	clock *clock
-	dir   string
-	cfg   *config.Config
+	addr string // the data plane's listener
+	// adminAddr is the administrators' listener (Settings UI, sessions).
+	adminAddr string
+	s         *server.Server
+	up        *upstream
+	log       *logBuffer
+	clock     *clock
+	dir       string
+	cfg       *config.Config
 
 	mu      sync.Mutex
 	secrets []string // every plain key the test saw, for the log scan
@@ -157,9 +159,13 @@ func startGateway(t *testing.T, change func(*config.Config)) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
+	adminLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	g.addr, g.s = ln.Addr().String(), s
+	go func() { done <- s.Serve(ctx, ln, adminLn) }()
+	g.addr, g.adminAddr, g.s = ln.Addr().String(), adminLn.Addr().String(), s
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -229,11 +235,23 @@ func (r reply) code() string {
 	return e.Error.Code
 }
 
-// raw sends request bytes as they are and reads up to n answers off the
-// same connection (pipelined), stopping at the first that cannot be read.
+// raw sends request bytes as they are to the data plane's listener and
+// reads up to n answers off the same connection (pipelined), stopping at
+// the first that cannot be read.
 func (g *gateway) raw(t *testing.T, request string, n int) []reply {
 	t.Helper()
-	c, err := net.Dial("tcp", g.addr)
+	return rawTo(t, g.addr, request, n)
+}
+
+// oneAdmin sends one raw request to the administrators' listener.
+func (g *gateway) oneAdmin(t *testing.T, request string) reply {
+	t.Helper()
+	return rawTo(t, g.adminAddr, request, 1)[0]
+}
+
+func rawTo(t *testing.T, addr, request string, n int) []reply {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ func TestLoginBruteForce(t *testing.T) {
 	g := startGateway(t, nil)
 	login := func(user, pw string) reply {
 		form := url.Values{"username": {user}, "password": {pw}}.Encode()
-		return g.one(t, withBody("POST", "/login", "application/x-www-form-urlencoded", form))
+		return g.oneAdmin(t, withBody("POST", "/login", "application/x-www-form-urlencoded", form))
 	}
 	if r := login("admin", adminPassword); r.Status != 303 || !strings.Contains(r.Header.Get("Set-Cookie"), "HttpOnly") {
 		t.Fatalf("first login: %v, cookie %q; want 303 with an HttpOnly session cookie", r, r.Header.Get("Set-Cookie"))

@@ -45,7 +45,7 @@ func BenchmarkGateway(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		h    http.Handler
-	}{{"bare", bare}, {"gatehouse", s.Handler()}} {
+	}{{"bare", bare}, {"gatehouse", s.DataHandler()}} {
 		b.Run(bc.name, func(b *testing.B) {
 			srv := httptest.NewServer(bc.h)
 			defer srv.Close()

@@ -13,42 +13,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"gatehouse"
+	"gatehouse/config"
 	"gatehouse/jsonerr"
 	"gatehouse/mgmtapi"
 	"gatehouse/proxy"
 )
 
-// routes assembles the one handler: the gateway's own endpoints first (never
-// proxied), then the data plane, all behind the access log.
-func (s *Server) routes(dataPlane http.Handler, mgmt *mgmtapi.Handler, ui http.Handler) http.Handler {
-	own := http.NewServeMux()
-	own.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("ok\n"))
-	})
-	own.HandleFunc("GET /readyz", s.readyz)
-	own.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{ErrorLog: nil}))
-	own.Handle("/openapi.json", mgmt.OpenAPIHandler())
-	own.Handle("/api/v2/api-keys", mgmt)
-	own.Handle("/api/v2/api-keys/", mgmt)
-	own.Handle("/login", ui)
-	own.Handle("/logout", ui)
-	own.Handle("/settings", ui)
-	own.Handle("/settings/", ui)
-	own.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		gatehouse.RequestInfoFromContext(r.Context()).Outcome = gatehouse.ENoRoute
-		jsonerr.Write(w, http.StatusNotFound, gatehouse.ENoRoute, "No route matches this path.")
-	})
-
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// dataRoutes assembles the data plane's listener: health, the OpenAPI
+// description and the management API for X-API-Key callers, then the
+// proxied routes. The administrators' endpoints are never proxied and
+// answer 404 here.
+func (s *Server) dataRoutes(dataPlane http.Handler, mgmt *mgmtapi.Handler) http.Handler {
+	own := s.ownMux(mgmt)
+	own.HandleFunc("/", noRoute)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := gatehouse.RequestInfoFromContext(r.Context())
 		if !proxy.CheckPath(r) {
 			info.Outcome = gatehouse.EBadPath
 			jsonerr.Write(w, http.StatusBadRequest, gatehouse.EBadPath, "The path holds dot segments, an empty segment or an encoded separator.")
-			return
-		}
-		if r.URL.Path == "/" && r.Method == http.MethodGet {
-			http.Redirect(w, r, "/settings/api-keys", http.StatusSeeOther)
 			return
 		}
 		if ownPath(r.URL.Path) {
@@ -58,7 +40,68 @@ func (s *Server) routes(dataPlane http.Handler, mgmt *mgmtapi.Handler, ui http.H
 		}
 		dataPlane.ServeHTTP(w, r)
 	})
-	return s.accessLog(h)
+}
+
+// adminRoutes assembles the administrators' listener: the Settings UI, the
+// management API for sessions and keys, /metrics and health. Nothing is
+// proxied here.
+func (s *Server) adminRoutes(mgmt *mgmtapi.Handler, ui http.Handler) http.Handler {
+	own := s.ownMux(mgmt)
+	own.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	own.Handle("/login", ui)
+	own.Handle("/logout", ui)
+	own.Handle("/settings", ui)
+	own.Handle("/settings/", ui)
+	own.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" && r.Method == http.MethodGet {
+			http.Redirect(w, r, "/settings/api-keys", http.StatusSeeOther)
+			return
+		}
+		noRoute(w, r)
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gatehouse.RequestInfoFromContext(r.Context()).Route = "gatehouse"
+		if !proxy.CheckPath(r) {
+			gatehouse.RequestInfoFromContext(r.Context()).Outcome = gatehouse.EBadPath
+			jsonerr.Write(w, http.StatusBadRequest, gatehouse.EBadPath, "The path holds dot segments, an empty segment or an encoded separator.")
+			return
+		}
+		own.ServeHTTP(w, r)
+	})
+}
+
+// ownMux serves the endpoints both listeners have: health, the OpenAPI
+// description and the management API.
+func (s *Server) ownMux(mgmt *mgmtapi.Handler) *http.ServeMux {
+	own := http.NewServeMux()
+	own.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	own.HandleFunc("GET /readyz", s.readyz)
+	own.Handle("/openapi.json", mgmt.OpenAPIHandler())
+	own.Handle("/api/v2/api-keys", mgmt)
+	own.Handle("/api/v2/api-keys/", mgmt)
+	return own
+}
+
+func noRoute(w http.ResponseWriter, r *http.Request) {
+	gatehouse.RequestInfoFromContext(r.Context()).Outcome = gatehouse.ENoRoute
+	jsonerr.Write(w, http.StatusNotFound, gatehouse.ENoRoute, "No route matches this path.")
+}
+
+// ownPath reports whether p is one of the gateway's own endpoints, which
+// are never proxied (on the data plane's listener, the administrators'
+// ones answer 404). Matching ignores case so that no spelling of them can
+// reach an upstream.
+func ownPath(p string) bool {
+	l := strings.ToLower(p)
+	for _, own := range config.Reserved {
+		if l == own || strings.HasPrefix(l, own+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

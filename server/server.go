@@ -1,7 +1,11 @@
 // Package server wires a whole gateway from a config: the store, the key
 // index, rate limits, usage, the data plane, the management API, the
-// Settings UI, health and metrics, on one listener. cmd/gatehouse runs it;
-// end-to-end tests build it the same way.
+// Settings UI, health and metrics. It serves them on two listeners, two
+// origins: the data plane (proxied routes, and the management API for
+// X-API-Key callers only) and the administrators' origin (the Settings UI,
+// its sessions, /metrics; nothing proxied), so that no page an upstream
+// serves can ever run in the origin of the Settings session.
+// cmd/gatehouse runs it; end-to-end tests build it the same way.
 package server
 
 import (
@@ -11,7 +15,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -56,7 +59,8 @@ type Server struct {
 	redis    *redis.Client
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
-	handler  http.Handler
+	data     http.Handler
+	admin    http.Handler
 
 	closeOnce sync.Once
 }
@@ -197,16 +201,21 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 	if err := ui.EnsureAdmin(ctx, opts.AdminPassword); err != nil {
 		return nil, fmt.Errorf("create admin user: %w", err)
 	}
-	mgmt := &mgmtapi.Handler{
+	// The management API twice: for keys alone on the data plane's
+	// origin, where a session must never count, and for sessions and keys
+	// on the administrators' origin.
+	keyMgmt := &mgmtapi.Handler{
 		Keys:        s.keys,
 		Verifier:    verifier,
-		Session:     ui.SessionAuth,
 		Now:         s.now,
 		Logger:      s.log,
 		BodyTimeout: time.Duration(cfg.ReadHeaderTimeout),
 	}
+	adminMgmt := *keyMgmt
+	adminMgmt.Session = ui.SessionAuth
 
-	s.handler = s.routes(dataPlane, mgmt, ui.Handler())
+	s.data = s.accessLog(s.dataRoutes(dataPlane, keyMgmt))
+	s.admin = s.accessLog(s.adminRoutes(&adminMgmt, ui.Handler()))
 	return s, nil
 }
 
@@ -215,8 +224,12 @@ func OpenStore(ctx context.Context, storage string) (gatehouse.KeyStore, error) 
 	return openStore(ctx, storage)
 }
 
-// Handler returns the gateway's one http.Handler.
-func (s *Server) Handler() http.Handler { return s.handler }
+// DataHandler returns the handler of the data plane's listener (listen).
+func (s *Server) DataHandler() http.Handler { return s.data }
+
+// AdminHandler returns the handler of the administrators' listener
+// (admin_listen).
+func (s *Server) AdminHandler() http.Handler { return s.admin }
 
 // Keys returns the key service (for tests and the CLI).
 func (s *Server) Keys() *keys.Service { return s.keys }
@@ -238,42 +251,62 @@ func (s *Server) Run(ctx context.Context) {
 	}
 }
 
-// Serve serves on ln until ctx is done, then stops accepting connections at
-// once, lets in-flight requests finish within the shutdown timeout, and
-// returns nil after a clean shutdown.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+// Serve serves the data plane on data and the administrators' origin on
+// admin (not served when nil) until ctx is done, then stops accepting
+// connections at once, lets in-flight requests finish within the shutdown
+// timeout, and returns nil after a clean shutdown. It returns the first
+// error of a listener that fails.
+func (s *Server) Serve(ctx context.Context, data, admin net.Listener) error {
 	// Long-lived connections (websockets, streams) hang off base: cancelled
 	// when the drain is over, so none outlives the process's exit.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: time.Duration(s.cfg.ReadHeaderTimeout),
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		BaseContext:       func(net.Listener) context.Context { return base },
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: time.Duration(s.cfg.ReadHeaderTimeout),
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			BaseContext:       func(net.Listener) context.Context { return base },
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		}
+	}
+	servers := []*http.Server{newServer(s.data)}
+	listeners := []net.Listener{data}
+	if admin != nil {
+		servers = append(servers, newServer(s.admin))
+		listeners = append(listeners, admin)
 	}
 	bgctx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 	bgDone := make(chan struct{})
 	go func() { s.Run(bgctx); close(bgDone) }()
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
 	var err error
 	select {
 	case err = <-errc:
+		// One listener failed: stop the other too.
+		for _, srv := range servers {
+			srv.Close()
+		}
 	case <-ctx.Done():
 		s.log.Info("shutting down: draining in-flight requests", "timeout", time.Duration(s.cfg.ShutdownTimeout).String())
 		sctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.ShutdownTimeout))
-		err = srv.Shutdown(sctx)
-		cancel()
-		if err != nil {
-			s.log.Warn("shutdown timeout passed with requests in flight; closing them", "err", err)
-			srv.Close()
+		var wg sync.WaitGroup
+		for _, srv := range servers {
+			wg.Go(func() {
+				if err := srv.Shutdown(sctx); err != nil {
+					s.log.Warn("shutdown timeout passed with requests in flight; closing them", "err", err)
+					srv.Close()
+				}
+			})
 		}
+		wg.Wait()
+		cancel()
 		cancelBase()
-		err = nil
 	}
 	stopBg()
 	<-bgDone
@@ -303,17 +336,4 @@ func (s *Server) Ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	return s.store.Ping(ctx)
-}
-
-// ownPath reports whether p is one of the gateway's own endpoints, which
-// are never proxied. Matching ignores case so that no spelling of the
-// management API can reach an upstream.
-func ownPath(p string) bool {
-	l := strings.ToLower(p)
-	for _, own := range []string{"/healthz", "/readyz", "/metrics", "/openapi.json", "/login", "/logout", "/settings", "/api/v2/api-keys"} {
-		if l == own || strings.HasPrefix(l, own+"/") {
-			return true
-		}
-	}
-	return false
 }

@@ -66,10 +66,11 @@ func testConfig(t testing.TB, storage string, up *upstream) *config.Config {
 	return c
 }
 
-// gateway is a running server behind httptest.
+// gateway is a running server behind httptest: URL is the data plane's
+// listener, AdminURL the administrators'.
 type gateway struct {
 	*server.Server
-	URL string
+	URL, AdminURL string
 }
 
 func mustOpenGateway(t testing.TB, cfg *config.Config) *gateway {
@@ -81,14 +82,16 @@ func mustOpenGateway(t testing.TB, cfg *config.Config) *gateway {
 	}
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
-	hs := httptest.NewServer(s.Handler())
+	hs := httptest.NewServer(s.DataHandler())
+	admin := httptest.NewServer(s.AdminHandler())
 	t.Cleanup(func() {
 		hs.Close()
+		admin.Close()
 		cancel()
 		<-done
 		s.Close()
 	})
-	return &gateway{Server: s, URL: hs.URL}
+	return &gateway{Server: s, URL: hs.URL, AdminURL: admin.URL}
 }
 
 func (g *gateway) mustCreate(t testing.TB, name string, scopes ...string) (*gatehouse.APIKey, string) {
@@ -180,7 +183,7 @@ func TestOwnEndpoints(t *testing.T) {
 	if resp, body := do(t, "GET", g.URL+"/readyz", "", ""); resp.StatusCode != 200 {
 		t.Errorf("/readyz = %d %s, want 200", resp.StatusCode, body)
 	}
-	resp, body := do(t, "GET", g.URL+"/metrics", "", "")
+	resp, body := do(t, "GET", g.AdminURL+"/metrics", "", "")
 	if resp.StatusCode != 200 {
 		t.Fatalf("/metrics = %d, want 200", resp.StatusCode)
 	}
@@ -189,11 +192,29 @@ func TestOwnEndpoints(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	if resp, body := do(t, "GET", g.URL+"/openapi.json", "", ""); resp.StatusCode != 200 || !strings.Contains(body, "/api/v2/api-keys") {
-		t.Errorf("/openapi.json = %d, want 200 describing /api/v2/api-keys", resp.StatusCode)
+	for _, base := range []string{g.URL, g.AdminURL} {
+		for _, p := range []string{"/healthz", "/readyz"} {
+			if resp, body := do(t, "GET", base+p, "", ""); resp.StatusCode != 200 {
+				t.Errorf("%s%s = %d %s, want 200", base, p, resp.StatusCode, body)
+			}
+		}
+		if resp, body := do(t, "GET", base+"/openapi.json", "", ""); resp.StatusCode != 200 || !strings.Contains(body, "/api/v2/api-keys") {
+			t.Errorf("%s/openapi.json = %d, want 200 describing /api/v2/api-keys", base, resp.StatusCode)
+		}
+		if resp, body := do(t, "GET", base+"/nowhere", "", ""); resp.StatusCode != 404 || errorCode(t, body) != gatehouse.ENoRoute {
+			t.Errorf("%s/nowhere = %d %s, want 404 no_route", base, resp.StatusCode, body)
+		}
 	}
-	if resp, body := do(t, "GET", g.URL+"/nowhere", "", ""); resp.StatusCode != 404 || errorCode(t, body) != gatehouse.ENoRoute {
-		t.Errorf("/nowhere = %d %s, want 404 no_route", resp.StatusCode, body)
+	// The administrators' endpoints are not on the data plane's listener,
+	// and never proxied.
+	for _, p := range []string{"/metrics", "/login", "/logout", "/settings", "/settings/api-keys", "/SETTINGS/api-keys"} {
+		if resp, body := do(t, "GET", g.URL+p, "", ""); resp.StatusCode != 404 || errorCode(t, body) != gatehouse.ENoRoute {
+			t.Errorf("data plane %s = %d %s, want 404 no_route", p, resp.StatusCode, body)
+		}
+	}
+	// Nothing is proxied on the administrators' listener.
+	if resp, body := do(t, "GET", g.AdminURL+"/api/v2/assets/158", data, ""); resp.StatusCode != 404 || errorCode(t, body) != gatehouse.ENoRoute {
+		t.Errorf("admin listener /api/v2/assets/158 = %d %s, want 404 no_route", resp.StatusCode, body)
 	}
 	if hits := up.hits(); len(hits) != 1 {
 		t.Errorf("upstream hits = %v, want exactly the one authorised request", hits)

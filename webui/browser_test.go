@@ -71,7 +71,7 @@ func button(label string) string {
 
 func dataPlane(t *testing.T, g *gateway, key string) int {
 	t.Helper()
-	req, _ := http.NewRequest("GET", g.URL+"/api/v2/assets/158", nil)
+	req, _ := http.NewRequest("GET", g.DataURL+"/api/v2/assets/158", nil)
 	req.Header.Set("X-API-Key", key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -33,9 +33,12 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// gateway is a running gateway: URL is the administrators' listener (the
+// Settings UI), DataURL the data plane's.
 type gateway struct {
 	*server.Server
 	URL      string
+	DataURL  string
 	Clock    *clock
 	upstream *httptest.Server
 	cfg      *config.Config
@@ -78,9 +81,10 @@ func openNode(t testing.TB, cfg *config.Config, clk *clock) *gateway {
 	}
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
-	hs := httptest.NewServer(s.Handler())
-	t.Cleanup(func() { hs.Close(); cancel(); <-done; s.Close() })
-	return &gateway{Server: s, URL: hs.URL, Clock: clk, cfg: cfg}
+	data := httptest.NewServer(s.DataHandler())
+	admin := httptest.NewServer(s.AdminHandler())
+	t.Cleanup(func() { data.Close(); admin.Close(); cancel(); <-done; s.Close() })
+	return &gateway{Server: s, URL: admin.URL, DataURL: data.URL, Clock: clk, cfg: cfg}
 }
 
 // browser is an HTTP client with cookies that does not follow redirects.

@@ -267,6 +267,39 @@ func TestCSRF(t *testing.T) {
 	}
 }
 
+// TestDataPlaneRefusesSessions: the data plane's listener is another
+// origin; a Settings session is worth nothing there, so a page an upstream
+// serves cannot use it. (Cookies are not bound to a port: the browser sends
+// the session cookie there too.)
+func TestDataPlaneRefusesSessions(t *testing.T) {
+	t.Parallel()
+	g := mustGateway(t)
+	c := newClient(t)
+	csrf := login(t, g, c)
+	if resp, body := send(t, c, "GET", g.DataURL+"/api/v2/api-keys", nil); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, `"missing_key"`) {
+		t.Errorf("data plane GET /api/v2/api-keys with a session = %d %s, want 401 missing_key", resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest("POST", g.DataURL+"/api/v2/api-keys", strings.NewReader(`{"name":"via data plane","scopes":["*:write"]}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-CSRF-Token", csrf)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("data plane POST /api/v2/api-keys with session and CSRF token = %d, want 401", resp.StatusCode)
+	}
+	if _, n, _ := g.Keys().List(context.Background(), 0, 10); n != 0 {
+		t.Errorf("%d keys after a session call on the data plane, want 0", n)
+	}
+	for _, p := range []string{"/settings/api-keys", "/login", "/metrics"} {
+		if resp, _ := send(t, c, "GET", g.DataURL+p, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("data plane GET %s = %d, want 404", p, resp.StatusCode)
+		}
+	}
+}
+
 func TestCreateFormErrors(t *testing.T) {
 	t.Parallel()
 	g := mustGateway(t)

@@ -135,12 +135,11 @@ func run(o options) error {
 	}
 	defer gh.Close()
 	fmt.Printf("gatehouse started with %d keys in %v\n", o.keys, time.Since(start).Round(time.Millisecond))
-	go gh.Run(ctx)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	go gh.Serve(ctx, ln)
+	go gh.Serve(ctx, ln, nil)
 	gateway := "http://" + ln.Addr().String()
 
 	keysFile := filepath.Join(dir, "keys.txt")

@@ -56,6 +56,7 @@ func newEnv(t *testing.T) *env {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "gatehouse.yaml")
 	body := fmt.Sprintf(`listen: "127.0.0.1:0"
+admin_listen: "127.0.0.1:0"
 storage: "sqlite:%s/data/gatehouse.db"
 secret_key_file: "%s/data/secret.key"
 shutdown_timeout: 5s

@@ -52,18 +52,31 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	log.Info("gatehouse listening", "url", "http://"+ln.Addr().String(), "storage", storageKind(cfg.Storage), "routes", len(cfg.Routes))
-	if *withDemo {
-		fmt.Fprintf(a.stderr, `
-Gatehouse is running on http://%[1]s with the demo building API behind it.
-  1. Create a key:   gatehouse keys create --name demo
-  2. Call the API:   curl -H "X-API-Key: <the key>" http://%[1]s/api/v2/assets
-  Settings UI:       http://%[1]s/settings/api-keys (create an admin first:
-                     gatehouse admin create-user --username admin --password-stdin)
-
-`, ln.Addr().String())
+	adminLn, err := net.Listen("tcp", cfg.AdminListen)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("admin_listen on %s: %w", cfg.AdminListen, err)
 	}
-	if err := s.Serve(ctx, ln); err != nil {
+	dataURL, adminURL := "http://"+ln.Addr().String(), "http://"+adminLn.Addr().String()
+	log.Info("gatehouse listening", "url", dataURL, "admin_url", adminURL, "storage", storageKind(cfg.Storage), "routes", len(cfg.Routes))
+	if *withDemo {
+		withConfig := ""
+		if *cfgPath != "" {
+			withConfig = " --config " + *cfgPath
+		}
+		fmt.Fprintf(a.stderr, `
+Gatehouse is running with the demo building API behind it.
+  Data plane:   %[1]s  (your integrations call this)
+  Settings UI:  %[2]s/settings/api-keys  (administrators only)
+
+  1. Create a key:   gatehouse keys create%[3]s --name demo
+  2. Call the API:   curl -H "X-API-Key: <the key>" %[1]s/api/v2/assets
+  Log in to the Settings UI after creating an admin:
+                     gatehouse admin create-user%[3]s --username admin --password-stdin
+
+`, dataURL, adminURL, withConfig)
+	}
+	if err := s.Serve(ctx, ln, adminLn); err != nil {
 		return err
 	}
 	log.Info("gatehouse stopped")
