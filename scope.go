@@ -95,6 +95,21 @@ func (ss Scopes) Allows(name string, need Access) bool {
 	return false
 }
 
+// Covers reports whether every scope of other is within ss, so that a key
+// holding ss may hand out or manage a key holding other: each scope of
+// other must be allowed by ss (see Allows). Write includes read; "*"
+// covers every route's scope and "*" itself, never ScopeAPIKeys; and "*"
+// in other is covered only by "*" in ss, since route scopes, however
+// many, are not every route. An empty other is covered by any ss.
+func (ss Scopes) Covers(other Scopes) bool {
+	for _, o := range other {
+		if !ss.Allows(o.Name, o.Access) {
+			return false
+		}
+	}
+	return true
+}
+
 // WriteAccess reports whether any scope is a write scope.
 func (ss Scopes) WriteAccess() bool {
 	for _, s := range ss {

@@ -44,6 +44,61 @@ func TestScopesAllows(t *testing.T) {
 	}
 }
 
+func TestScopesCovers(t *testing.T) {
+	t.Parallel()
+	parse := func(list ...string) gatehouse.Scopes {
+		s, err := gatehouse.ParseScopes(list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tests := []struct {
+		held, other []string
+		want        bool
+	}{
+		{[]string{"assets:write"}, []string{"assets:read"}, true},
+		{[]string{"assets:write"}, []string{"assets:write"}, true},
+		{[]string{"assets:write"}, []string{"assets:read", "assets:write"}, true},
+		{[]string{"assets:read"}, []string{"assets:read"}, true},
+		{[]string{"assets:read"}, []string{"assets:write"}, false},
+		{[]string{"assets:write"}, []string{"data:read"}, false},
+		{[]string{"assets:write"}, []string{"assets:read", "data:read"}, false},
+		{[]string{"*:write"}, []string{"assets:read", "assets:write", "data:write"}, true},
+		{[]string{"*:write"}, []string{"*:read"}, true},
+		{[]string{"*:write"}, []string{"*:write"}, true},
+		{[]string{"*:write"}, []string{"api-keys:read"}, false},
+		{[]string{"*:write"}, []string{"api-keys:write"}, false},
+		{[]string{"*:write"}, []string{"*:write", "api-keys:write"}, false},
+		{[]string{"*:read"}, []string{"assets:read", "data:read"}, true},
+		{[]string{"*:read"}, []string{"*:read"}, true},
+		{[]string{"*:read"}, []string{"assets:write"}, false},
+		{[]string{"*:read"}, []string{"*:write"}, false},
+		{[]string{"*:read"}, []string{"api-keys:read"}, false},
+		{[]string{"api-keys:write"}, []string{"api-keys:read"}, true},
+		{[]string{"api-keys:write"}, []string{"api-keys:write"}, true},
+		{[]string{"api-keys:read"}, []string{"api-keys:write"}, false},
+		{[]string{"api-keys:write"}, []string{"assets:read"}, false},
+		{[]string{"api-keys:write"}, []string{"*:read"}, false},
+		{[]string{"assets:write"}, []string{"*:read"}, false},
+		{[]string{"assets:write", "data:write"}, []string{"*:read"}, false},
+		{[]string{"api-keys:write", "assets:read"}, []string{"*:write"}, false},
+		{[]string{"api-keys:write", "assets:read"}, []string{"api-keys:write", "*:write"}, false},
+		{[]string{"api-keys:write", "assets:read"}, []string{"assets:read"}, true},
+		{[]string{"api-keys:write", "assets:read"}, []string{"api-keys:write", "assets:read"}, true},
+		{[]string{"api-keys:write", "*:write"}, []string{"api-keys:write", "*:write"}, true},
+		{[]string{"assets:read"}, nil, true},
+		{nil, nil, true},
+		{nil, []string{"assets:read"}, false},
+	}
+	for _, tt := range tests {
+		held, other := parse(tt.held...), parse(tt.other...)
+		if got := held.Covers(other); got != tt.want {
+			t.Errorf("%v.Covers(%v) = %v, want %v", tt.held, tt.other, got, tt.want)
+		}
+	}
+}
+
 func TestParseScopeInvalid(t *testing.T) {
 	t.Parallel()
 	for _, s := range []string{"", "assets", "assets:admin", ":read", "a b:read", "as*:read", "assets:READ"} {
