@@ -134,7 +134,7 @@ func TestReadOnlyStore(t *testing.T) {
 		t.Skip("no chattr")
 	}
 	g := startGateway(t, nil)
-	_, admin := g.key(t, "admin", "api-keys:write")
+	_, admin := g.key(t, "admin", "api-keys:write", "*:write")
 	_, data := g.key(t, "data", "assets:read")
 	if r, _ := g.createOverAPI(t, admin, `{"name":"before"}`); r.Status != 201 {
 		t.Fatalf("create before: %v", r)
@@ -189,7 +189,7 @@ func TestReadOnlyStore(t *testing.T) {
 func TestSlowBody(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	_, admin := g.key(t, "admin", "api-keys:write")
+	_, admin := g.key(t, "admin", "api-keys:write", "*:write")
 	c, err := net.Dial("tcp", g.addr)
 	if err != nil {
 		t.Fatal(err)

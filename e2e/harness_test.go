@@ -203,7 +203,7 @@ func (g *gateway) key(t *testing.T, name string, scopes ...string) (id, plain st
 
 func (g *gateway) keyUntil(t *testing.T, name string, until *time.Time, scopes ...string) (id, plain string) {
 	t.Helper()
-	k, sec, err := g.s.Keys().Create(context.Background(), keys.CreateRequest{Name: name, Scopes: scopes, ValidUntil: until}, "e2e")
+	k, sec, err := g.s.Keys().Create(context.Background(), keys.CreateRequest{Name: name, Scopes: scopes, ValidUntil: until}, keys.Admin("e2e"))
 	if err != nil {
 		t.Fatalf("create key %q: %v", name, err)
 	}

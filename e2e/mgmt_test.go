@@ -18,7 +18,7 @@ import (
 func TestManagementAPIAbuse(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	_, admin := g.key(t, "admin", "api-keys:write")
+	_, admin := g.key(t, "admin", "api-keys:write", "*:write")
 	_, reader := g.key(t, "admin-reader", "api-keys:read")
 	_, star := g.key(t, "star", "*:write")
 	post := func(key, contentType, body string) reply {
@@ -206,7 +206,7 @@ func TestManyKeysPaged(t *testing.T) {
 	ctx := context.Background()
 	const n = 10000
 	for i := range n {
-		if _, _, err := g.s.Keys().Create(ctx, keys.CreateRequest{Name: fmt.Sprintf("bulk-%05d", i)}, "e2e"); err != nil {
+		if _, _, err := g.s.Keys().Create(ctx, keys.CreateRequest{Name: fmt.Sprintf("bulk-%05d", i)}, keys.Admin("e2e")); err != nil {
 			t.Fatal(err)
 		}
 	}

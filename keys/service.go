@@ -1,12 +1,14 @@
 // Package keys is the one place where API keys are created, revealed,
 // renewed and deleted. The management API, the CLI and the Settings UI are
-// thin layers over its Service, so that validation, sealing and auditing
-// are the same whichever way an administrator comes in.
+// thin layers over its Service, so that validation, sealing, auditing and
+// the bound on what an API key may change (see Caller) are the same
+// whichever way a caller comes in.
 package keys
 
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"gatehouse"
@@ -51,9 +53,10 @@ func (s *Service) changed(ctx context.Context) {
 }
 
 // Create validates req, generates a key and stores it. It returns the
-// stored key and the plain secret, which is never stored.
-// Errors: EInvalidRequest, EUnknownScope, ENameTaken.
-func (s *Service) Create(ctx context.Context, req CreateRequest, actor string) (*gatehouse.APIKey, gatehouse.Secret, error) {
+// stored key and the plain secret, which is never stored. A key caller can
+// create only keys whose scopes (after the defaults) are all within its own.
+// Errors: EInvalidRequest, EUnknownScope, EInsufficientScope, ENameTaken.
+func (s *Service) Create(ctx context.Context, req CreateRequest, c Caller) (*gatehouse.APIKey, gatehouse.Secret, error) {
 	now := s.now().UTC()
 	name, err := gatehouse.NormalizeName(req.Name)
 	if err != nil {
@@ -65,6 +68,11 @@ func (s *Service) Create(ctx context.Context, req CreateRequest, actor string) (
 	scopes, err := s.scopes(req.Scopes, req.WriteAccess)
 	if err != nil {
 		return nil, gatehouse.Secret{}, err
+	}
+	if !c.within(scopes) {
+		return nil, gatehouse.Secret{}, gatehouse.Errorf(gatehouse.EInsufficientScope,
+			"This key cannot create a key with the scopes %s: a key can grant only scopes within its own (%s).",
+			strings.Join(scopes.Strings(), ", "), strings.Join(c.scopes.Strings(), ", "))
 	}
 	var rl gatehouse.RateLimit
 	if req.RateLimit != nil {
@@ -83,7 +91,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest, actor string) (
 		Scopes:     scopes,
 		RateLimit:  rl,
 		CreatedAt:  now.Truncate(time.Millisecond),
-		CreatedBy:  actor,
+		CreatedBy:  c.actor,
 	}
 	k.Sealed = s.Sealer.Seal(k.ID, secret)
 	if err := s.Store.CreateKey(ctx, k); err != nil {
@@ -115,19 +123,23 @@ func (s *Service) List(ctx context.Context, offset, size int) ([]*gatehouse.APIK
 	return s.Store.FindKeys(ctx, gatehouse.KeyFilter{Offset: offset, Limit: size})
 }
 
-// Reveal returns the plain key for "Copy key" and audits the reveal.
-// Errors: ENotFound.
-func (s *Service) Reveal(ctx context.Context, id, actor string) (gatehouse.Secret, error) {
+// Reveal returns the plain key for "Copy key" and audits the reveal. A key
+// caller can reveal only keys whose scopes are all within its own; a
+// refused reveal is not audited. Errors: ENotFound, EInsufficientScope.
+func (s *Service) Reveal(ctx context.Context, id string, c Caller) (gatehouse.Secret, error) {
 	k, err := s.Store.FindKeyByID(ctx, id)
 	if err != nil {
 		return gatehouse.Secret{}, err
+	}
+	if !c.within(k.Scopes) {
+		return gatehouse.Secret{}, beyond("reveal")
 	}
 	secret, err := s.Sealer.Open(k.ID, k.Sealed)
 	if err != nil {
 		return gatehouse.Secret{}, fmt.Errorf("reveal key %s: %w", k.ID, err)
 	}
 	if err := s.Store.RecordAudit(ctx, gatehouse.AuditEvent{
-		KeyID: k.ID, Action: gatehouse.AuditReveal, Actor: actor, At: s.now().UTC(),
+		KeyID: k.ID, Action: gatehouse.AuditReveal, Actor: c.actor, At: s.now().UTC(),
 	}); err != nil {
 		return gatehouse.Secret{}, err
 	}
@@ -135,8 +147,10 @@ func (s *Service) Reveal(ctx context.Context, id, actor string) (gatehouse.Secre
 }
 
 // Renew sets a new expiry (nil for none) and, when rl is not nil, a new
-// rate limit (zero removes the override). Errors: EInvalidRequest, ENotFound.
-func (s *Service) Renew(ctx context.Context, id string, validUntil *time.Time, rl *gatehouse.RateLimit, actor string) (*gatehouse.APIKey, error) {
+// rate limit (zero removes the override). A key caller can renew only keys
+// whose scopes are all within its own.
+// Errors: EInvalidRequest, ENotFound, EInsufficientScope.
+func (s *Service) Renew(ctx context.Context, id string, validUntil *time.Time, rl *gatehouse.RateLimit, c Caller) (*gatehouse.APIKey, error) {
 	if err := s.checkValidUntil(validUntil, s.now()); err != nil {
 		return nil, err
 	}
@@ -145,7 +159,10 @@ func (s *Service) Renew(ctx context.Context, id string, validUntil *time.Time, r
 			return nil, err
 		}
 	}
-	k, err := s.Store.RenewKey(ctx, id, gatehouse.KeyRenewal{ValidUntil: utcPtr(validUntil), RateLimit: rl}, actor)
+	if err := s.checkTarget(ctx, id, c, "renew"); err != nil {
+		return nil, err
+	}
+	k, err := s.Store.RenewKey(ctx, id, gatehouse.KeyRenewal{ValidUntil: utcPtr(validUntil), RateLimit: rl}, c.actor)
 	if err != nil {
 		return nil, err
 	}
@@ -153,9 +170,14 @@ func (s *Service) Renew(ctx context.Context, id string, validUntil *time.Time, r
 	return k, nil
 }
 
-// Delete removes a key. Errors: ENotFound.
-func (s *Service) Delete(ctx context.Context, id, actor string) error {
-	if err := s.Store.DeleteKey(ctx, id, actor); err != nil {
+// Delete removes a key. A key caller can delete only keys whose scopes are
+// all within its own (itself included). Errors: ENotFound,
+// EInsufficientScope.
+func (s *Service) Delete(ctx context.Context, id string, c Caller) error {
+	if err := s.checkTarget(ctx, id, c, "delete"); err != nil {
+		return err
+	}
+	if err := s.Store.DeleteKey(ctx, id, c.actor); err != nil {
 		return err
 	}
 	s.changed(ctx)
@@ -187,6 +209,32 @@ func (s *Service) Details(ctx context.Context, id string) (*Details, error) {
 		d.Requests += u.Count
 	}
 	return d, nil
+}
+
+// checkTarget returns nil when c may change the key id by verb, else
+// ENotFound or EInsufficientScope. Administrators are not bounded: their
+// changes need no lookup. The scopes of a stored key never change, so the
+// check need not share the change's transaction; a change of scopes would
+// have to check the old and the new ones, and in one transaction.
+func (s *Service) checkTarget(ctx context.Context, id string, c Caller, verb string) error {
+	if c.admin {
+		return nil
+	}
+	k, err := s.Store.FindKeyByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !c.within(k.Scopes) {
+		return beyond(verb)
+	}
+	return nil
+}
+
+// beyond is the refusal of a change to a key whose scopes are not all
+// within the caller's. It names neither set of scopes.
+func beyond(verb string) error {
+	return gatehouse.Errorf(gatehouse.EInsufficientScope,
+		"This key cannot %s that key: a key can manage only keys whose scopes are all within its own.", verb)
 }
 
 func (s *Service) checkValidUntil(t *time.Time, now time.Time) error {

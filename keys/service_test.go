@@ -2,6 +2,7 @@ package keys_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,18 +38,18 @@ func TestCreateRevealRenewDelete(t *testing.T) {
 	ctx := context.Background()
 	svc := mustService(t)
 	until := time.Now().Add(time.Hour)
-	k, secret, err := svc.Create(ctx, keys.CreateRequest{Name: "  ops  ", ValidUntil: &until, Scopes: []string{"assets:write"}}, "admin:alice")
+	k, secret, err := svc.Create(ctx, keys.CreateRequest{Name: "  ops  ", ValidUntil: &until, Scopes: []string{"assets:write"}}, keys.Admin("admin:alice"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if k.Name != "ops" || k.Digest != secret.Digest() || k.Hint != secret.Hint() || !k.Scopes.WriteAccess() {
 		t.Fatalf("created key = %+v, want trimmed name, digest and hint of the secret, write access", k)
 	}
-	got, err := svc.Reveal(ctx, k.ID, "admin:bob")
+	got, err := svc.Reveal(ctx, k.ID, keys.Admin("admin:bob"))
 	if err != nil || got.Reveal() != secret.Reveal() {
 		t.Fatalf("Reveal = %v, %v; want the created key", got, err)
 	}
-	if _, err := svc.Renew(ctx, k.ID, nil, nil, "admin:alice"); err != nil {
+	if _, err := svc.Renew(ctx, k.ID, nil, nil, keys.Admin("admin:alice")); err != nil {
 		t.Fatal(err)
 	}
 	d, err := svc.Details(ctx, k.ID)
@@ -62,7 +63,7 @@ func TestCreateRevealRenewDelete(t *testing.T) {
 	if got, want := strings.Join(actions, ", "), "create by admin:alice, reveal by admin:bob, renew by admin:alice"; got != want {
 		t.Errorf("audit = %q, want %q", got, want)
 	}
-	if err := svc.Delete(ctx, k.ID, "admin:alice"); err != nil {
+	if err := svc.Delete(ctx, k.ID, keys.Admin("admin:alice")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.Resolve(ctx, "ops"); gatehouse.ErrorCode(err) != gatehouse.ENotFound {
@@ -74,11 +75,11 @@ func TestCreateDefaults(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	svc := mustService(t)
-	r, _, err := svc.Create(ctx, keys.CreateRequest{Name: "reader"}, "t")
+	r, _, err := svc.Create(ctx, keys.CreateRequest{Name: "reader"}, keys.Admin("t"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, _, err := svc.Create(ctx, keys.CreateRequest{Name: "writer", WriteAccess: true}, "t")
+	w, _, err := svc.Create(ctx, keys.CreateRequest{Name: "writer", WriteAccess: true}, keys.Admin("t"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestCreateRefusesBadInput(t *testing.T) {
 	ctx := context.Background()
 	svc := mustService(t)
 	past := time.Now().Add(-time.Minute)
-	if _, _, err := svc.Create(ctx, keys.CreateRequest{Name: "Taken"}, "t"); err != nil {
+	if _, _, err := svc.Create(ctx, keys.CreateRequest{Name: "Taken"}, keys.Admin("t")); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -114,7 +115,7 @@ func TestCreateRefusesBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, _, err := svc.Create(ctx, tt.req, "t"); gatehouse.ErrorCode(err) != tt.code {
+			if _, _, err := svc.Create(ctx, tt.req, keys.Admin("t")); gatehouse.ErrorCode(err) != tt.code {
 				t.Errorf("Create(%+v) error = %v, want %s", tt.req, err, tt.code)
 			}
 		})
@@ -122,7 +123,7 @@ func TestCreateRefusesBadInput(t *testing.T) {
 	if _, n, _ := svc.List(ctx, 0, 100); n != 1 {
 		t.Errorf("keys after bad input = %d, want 1", n)
 	}
-	if _, _, err := svc.Create(ctx, keys.CreateRequest{Name: strings.Repeat("é", 100)}, "t"); err != nil {
+	if _, _, err := svc.Create(ctx, keys.CreateRequest{Name: strings.Repeat("é", 100)}, keys.Admin("t")); err != nil {
 		t.Errorf("100-character name: %v, want it accepted", err)
 	}
 }
@@ -134,7 +135,7 @@ func TestConcurrentCreatesOneName(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
 	for i := range errs {
-		wg.Go(func() { _, _, errs[i] = svc.Create(ctx, keys.CreateRequest{Name: "race"}, "t") })
+		wg.Go(func() { _, _, errs[i] = svc.Create(ctx, keys.CreateRequest{Name: "race"}, keys.Admin("t")) })
 	}
 	wg.Wait()
 	ok, taken := 0, 0
@@ -176,5 +177,81 @@ func TestMasterKeyFile(t *testing.T) {
 	os.Chmod(path, 0o644)
 	if _, err := keys.LoadMasterKey(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("world-readable key file: %v, want a refusal saying chmod 600", err)
+	}
+}
+
+// TestKeyCallerBound: a key changes only keys whose scopes are all within
+// its own; an administrator any key; the zero Caller none.
+func TestKeyCallerBound(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc := mustService(t)
+	admin := keys.Admin("admin:alice")
+	create := func(c keys.Caller, name string, scopes ...string) (*gatehouse.APIKey, error) {
+		k, _, err := svc.Create(ctx, keys.CreateRequest{Name: name, Scopes: scopes}, c)
+		return k, err
+	}
+	root, err := create(admin, "root", "api-keys:write", "*:write")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited, err := create(admin, "limited", "api-keys:write", "assets:read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bounded := keys.KeyCaller(limited)
+
+	for i, scopes := range [][]string{{"*:write"}, {"*:read"}, nil, {"assets:write"}, {"api-keys:write", "*:write"}} {
+		if _, err := create(bounded, fmt.Sprint("refused ", i), scopes...); gatehouse.ErrorCode(err) != gatehouse.EInsufficientScope {
+			t.Errorf("key creates %v: %v, want insufficient_scope", scopes, err)
+		}
+	}
+	if _, err := svc.Reveal(ctx, root.ID, bounded); gatehouse.ErrorCode(err) != gatehouse.EInsufficientScope {
+		t.Errorf("key reveals root: %v, want insufficient_scope", err)
+	}
+	until := time.Now().Add(time.Hour)
+	if _, err := svc.Renew(ctx, root.ID, &until, nil, bounded); gatehouse.ErrorCode(err) != gatehouse.EInsufficientScope {
+		t.Errorf("key renews root: %v, want insufficient_scope", err)
+	}
+	if err := svc.Delete(ctx, root.ID, bounded); gatehouse.ErrorCode(err) != gatehouse.EInsufficientScope {
+		t.Errorf("key deletes root: %v, want insufficient_scope", err)
+	}
+	if err := svc.Delete(ctx, "key_doesnotexist00000", bounded); gatehouse.ErrorCode(err) != gatehouse.ENotFound {
+		t.Errorf("key deletes an unknown key: %v, want not_found", err)
+	}
+	if k, err := svc.Get(ctx, root.ID); err != nil || k.ValidUntil != nil {
+		t.Errorf("root after refused changes = %+v, %v; want it unchanged", k, err)
+	}
+	if d, err := svc.Details(ctx, root.ID); err != nil || len(d.Audit) != 1 {
+		t.Errorf("audit of root after refused changes = %+v, %v; want its creation only", d, err)
+	}
+
+	child, err := create(bounded, "child", "assets:read")
+	if err != nil || child.CreatedBy != "key:"+limited.ID {
+		t.Fatalf("key creates assets:read = %+v, %v; want it, created by key:%s", child, err, limited.ID)
+	}
+	if _, err := svc.Reveal(ctx, child.ID, bounded); err != nil {
+		t.Errorf("key reveals its child: %v", err)
+	}
+	if _, err := svc.Renew(ctx, child.ID, &until, nil, bounded); err != nil {
+		t.Errorf("key renews its child: %v", err)
+	}
+
+	var zero keys.Caller
+	if _, err := create(zero, "zero", "assets:read"); gatehouse.ErrorCode(err) != gatehouse.EInsufficientScope {
+		t.Errorf("zero Caller creates: %v, want insufficient_scope", err)
+	}
+	if _, err := svc.Reveal(ctx, child.ID, zero); gatehouse.ErrorCode(err) != gatehouse.EInsufficientScope {
+		t.Errorf("zero Caller reveals: %v, want insufficient_scope", err)
+	}
+
+	if err := svc.Delete(ctx, child.ID, bounded); err != nil {
+		t.Errorf("key deletes its child: %v", err)
+	}
+	if _, err := svc.Reveal(ctx, root.ID, admin); err != nil {
+		t.Errorf("administrator reveals root: %v", err)
+	}
+	if err := svc.Delete(ctx, root.ID, admin); err != nil {
+		t.Errorf("administrator deletes root: %v", err)
 	}
 }

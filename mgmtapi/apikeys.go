@@ -196,7 +196,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, c *call) error 
 		}
 		req.RateLimit = &rl
 	}
-	k, secret, err := h.Keys.Create(r.Context(), req, c.actor)
+	k, secret, err := h.Keys.Create(r.Context(), req, c.caller)
 	if err != nil {
 		return err
 	}
@@ -218,7 +218,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, c *call) error 
 	if _, err := h.decodeBody(w, r, &struct{}{}, true); err != nil {
 		return err
 	}
-	if err := h.Keys.Delete(r.Context(), c.id, c.actor); err != nil {
+	if err := h.Keys.Delete(r.Context(), c.id, c.caller); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -231,7 +231,7 @@ func (h *Handler) reveal(w http.ResponseWriter, r *http.Request, c *call) error 
 	if _, err := h.decodeBody(w, r, &struct{}{}, true); err != nil {
 		return err
 	}
-	secret, err := h.Keys.Reveal(r.Context(), c.id, c.actor)
+	secret, err := h.Keys.Reveal(r.Context(), c.id, c.caller)
 	if err != nil {
 		return err
 	}
@@ -265,7 +265,7 @@ func (h *Handler) renew(w http.ResponseWriter, r *http.Request, c *call) error {
 	case present["rateLimit"]:
 		rl = &gatehouse.RateLimit{} // null: back to the configured default
 	}
-	k, err := h.Keys.Renew(r.Context(), c.id, until, rl, c.actor)
+	k, err := h.Keys.Renew(r.Context(), c.id, until, rl, c.caller)
 	if err != nil {
 		return err
 	}

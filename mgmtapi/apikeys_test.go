@@ -205,7 +205,7 @@ func TestList(t *testing.T) {
 	ctx := context.Background()
 	for i := range 149 { // 150 keys with the admin key
 		e.clock.Add(time.Millisecond)
-		if _, _, err := e.svc.Create(ctx, keys.CreateRequest{Name: fmt.Sprintf("k%03d", i)}, "test"); err != nil {
+		if _, _, err := e.svc.Create(ctx, keys.CreateRequest{Name: fmt.Sprintf("k%03d", i)}, keys.Admin("test")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -261,7 +261,7 @@ func TestListNDJSON(t *testing.T) {
 	ctx := context.Background()
 	for i := range 249 { // 250 keys: three store pages of 100
 		e.clock.Add(time.Millisecond)
-		if _, _, err := e.svc.Create(ctx, keys.CreateRequest{Name: fmt.Sprintf("k%03d", i)}, "test"); err != nil {
+		if _, _, err := e.svc.Create(ctx, keys.CreateRequest{Name: fmt.Sprintf("k%03d", i)}, keys.Admin("test")); err != nil {
 			t.Fatal(err)
 		}
 	}

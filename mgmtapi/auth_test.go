@@ -20,6 +20,7 @@ func TestKeyAuth(t *testing.T) {
 	_, star := e.mustKey("star", "*:write")
 	_, reader := e.mustKey("reader", "api-keys:read")
 	_, writer := e.mustKey("writer", "api-keys:write", "assets:read")
+	_, allReader := e.mustKey("all-reader", "api-keys:write", "*:read")
 	unknown := gatehouse.NewSecret().Reveal()
 	typo := e.admin[:len(e.admin)-1] + string(e.admin[len(e.admin)-1]^1)
 
@@ -50,7 +51,8 @@ func TestKeyAuth(t *testing.T) {
 		{"api-keys:read reveals", "POST", one + "/reveal", []string{reader}, 403, gatehouse.EInsufficientScope},
 		{"api-keys:read deletes", "DELETE", one, []string{reader}, 403, gatehouse.EInsufficientScope},
 		{"api-keys:write lists", "GET", list, []string{writer}, 200, ""},
-		{"api-keys:write creates", "POST", list, []string{writer}, 201, ""},
+		{"api-keys:write, assets:read creates *:read", "POST", list, []string{writer}, 403, gatehouse.EInsufficientScope},
+		{"api-keys:write, *:read creates *:read", "POST", list, []string{allReader}, 201, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,7 +76,7 @@ func TestKeyAuth(t *testing.T) {
 func TestCreatedByKeyCanManage(t *testing.T) {
 	t.Parallel()
 	e := mustEnv(t, nil)
-	k, r := e.create(`{"name": "automation", "scopes": ["api-keys:write"]}`)
+	k, r := e.create(`{"name": "automation", "scopes": ["api-keys:write", "*:read"]}`)
 	e.wantStatus(r, http.StatusCreated, "create")
 	r = e.do(req{method: "POST", path: "/api/v2/api-keys", key: k.Key, body: `{"name": "child"}`})
 	e.wantStatus(r, http.StatusCreated, "create with the new key")

@@ -45,16 +45,16 @@ func newFuzzAPI(f *testing.F) *fuzzAPI {
 	}
 	svc := &keys.Service{Store: st, Sealer: sealer, KnownScope: func(n string) bool { return n == "assets" },
 		Changed: func(ctx context.Context) { idx.Sync(ctx) }}
-	_, admin, err := svc.Create(ctx, keys.CreateRequest{Name: "admin", Scopes: []string{"api-keys:write"}}, "fuzz")
+	_, admin, err := svc.Create(ctx, keys.CreateRequest{Name: "admin", Scopes: []string{"api-keys:write", "*:write"}}, keys.Admin("fuzz"))
 	if err != nil {
 		f.Fatal(err)
 	}
 	for i := range 25 {
-		if _, _, err := svc.Create(ctx, keys.CreateRequest{Name: "k" + string(rune('a'+i))}, "fuzz"); err != nil {
+		if _, _, err := svc.Create(ctx, keys.CreateRequest{Name: "k" + string(rune('a'+i))}, keys.Admin("fuzz")); err != nil {
 			f.Fatal(err)
 		}
 	}
-	k, _, err := svc.Create(ctx, keys.CreateRequest{Name: "renewed"}, "fuzz")
+	k, _, err := svc.Create(ctx, keys.CreateRequest{Name: "renewed"}, keys.Admin("fuzz"))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -27,6 +27,12 @@ const DefaultMaxBodyBytes = 64 << 10
 // Handler serves /api/v2/api-keys and the paths below it. Every request,
 // whatever its path or method, is authenticated before it is routed, so
 // that nothing of the API answers a caller without api-keys scopes.
+//
+// A key caller reaches keys.Service as a keys.KeyCaller, so the service
+// refuses (403 insufficient_scope) to let it create, renew, reveal or
+// delete a key whose scopes are not all within its own; a session reaches
+// it as an unbounded keys.Admin. Reads (list, get, details) are not
+// bounded: api-keys:read shows every key, without its plain key.
 type Handler struct {
 	// Keys creates, lists, reveals, renews and deletes keys. Required.
 	Keys *keys.Service
@@ -71,9 +77,10 @@ type call struct {
 	// id is the {id} path segment, checked by validID; "" on the
 	// collection.
 	id string
-	// actor is who makes the call, for the audit log: "admin:<user>" or
-	// "key:<id>".
-	actor string
+	// caller is who makes the call: an administrator ("admin:<user>" in
+	// the audit log) or a key ("key:<id>"), whose changes keys.Service
+	// bounds by its scopes.
+	caller keys.Caller
 	// now is the time of the request.
 	now time.Time
 }
@@ -86,7 +93,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := gatehouse.RequestInfoFromContext(r.Context())
 	info.Route = "mgmt"
 
-	actor, ok := h.authenticate(w, r)
+	caller, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}
@@ -106,23 +113,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, gatehouse.Errorf(gatehouse.ENotFound, "No key has this ID."))
 		return
 	}
-	if err := serve(h, w, r, &call{id: id, actor: actor, now: h.now()}); err != nil {
+	if err := serve(h, w, r, &call{id: id, caller: caller, now: h.now()}); err != nil {
 		h.fail(w, r, err)
 	}
 }
 
 // authenticate finds who makes the request. When it reports false it has
 // answered already.
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (actor string, ok bool) {
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (caller keys.Caller, ok bool) {
 	presented := r.Header[keyauth.HeaderKey]
 	if len(presented) == 0 && h.Session != nil {
 		user, ok, err := h.Session(r)
 		if err != nil {
 			h.fail(w, r, err)
-			return "", false
+			return keys.Caller{}, false
 		}
 		if ok {
-			return "admin:" + user, true
+			return keys.Admin("admin:" + user), true
 		}
 	}
 	if h.Verifier == nil {
@@ -131,7 +138,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (actor st
 		} else {
 			h.fail(w, r, gatehouse.Errorf(gatehouse.EInvalidKey, "API keys are not accepted here."))
 		}
-		return "", false
+		return keys.Caller{}, false
 	}
 	v := h.Verifier.Check(r.Context(), presented, gatehouse.ScopeAPIKeys, gatehouse.MethodAccess(r.Method))
 	info := gatehouse.RequestInfoFromContext(r.Context())
@@ -141,14 +148,14 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (actor st
 	if v.Status != keyauth.StatusValid {
 		info.Outcome = v.Status.Code()
 		keyauth.WriteRejection(w, v)
-		return "", false
+		return keys.Caller{}, false
 	}
 	if v.Key == nil {
 		h.fail(w, r, errors.New("key check: valid verdict without a key"))
-		return "", false
+		return keys.Caller{}, false
 	}
 	keyauth.SetRateHeaders(w.Header(), v)
-	return "key:" + v.Key.ID, true
+	return keys.KeyCaller(v.Key), true
 }
 
 func (h *Handler) now() time.Time {

@@ -41,7 +41,8 @@ func (c *clock) Add(d time.Duration) {
 }
 
 // env is a management API on a real SQLite store, served by a real HTTP
-// server, with an administrator key holding api-keys:write.
+// server, with an administrator key holding api-keys:write and *:write, so
+// that it may create and manage keys of any route scopes.
 type env struct {
 	t     *testing.T
 	store *sqlite.Store
@@ -50,7 +51,7 @@ type env struct {
 	h     *mgmtapi.Handler
 	srv   *httptest.Server
 	clock *clock
-	// admin is a key holding api-keys:write; adminID its ID.
+	// admin is a key holding api-keys:write and *:write; adminID its ID.
 	admin, adminID string
 }
 
@@ -97,7 +98,7 @@ func mustEnv(t *testing.T, configure func(*mgmtapi.Handler)) *env {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	e := &env{t: t, store: st, index: idx, svc: svc, h: h, srv: srv, clock: clk}
-	e.adminID, e.admin = e.mustKey("admin", "api-keys:write")
+	e.adminID, e.admin = e.mustKey("admin", "api-keys:write", "*:write")
 	return e
 }
 
@@ -105,7 +106,7 @@ func mustEnv(t *testing.T, configure func(*mgmtapi.Handler)) *env {
 // key.
 func (e *env) mustKey(name string, scopes ...string) (id, plain string) {
 	e.t.Helper()
-	k, secret, err := e.svc.Create(context.Background(), keys.CreateRequest{Name: name, Scopes: scopes}, "test")
+	k, secret, err := e.svc.Create(context.Background(), keys.CreateRequest{Name: name, Scopes: scopes}, keys.Admin("test"))
 	if err != nil {
 		e.t.Fatalf("create key %q: %v", name, err)
 	}

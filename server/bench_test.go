@@ -33,7 +33,7 @@ func BenchmarkGateway(b *testing.B) {
 	}
 	defer s.Close()
 	go s.Run(ctx)
-	_, secret, err := s.Keys().Create(ctx, keys.CreateRequest{Name: "bench", Scopes: []string{"assets:read"}}, "bench")
+	_, secret, err := s.Keys().Create(ctx, keys.CreateRequest{Name: "bench", Scopes: []string{"assets:read"}}, keys.Admin("bench"))
 	if err != nil {
 		b.Fatal(err)
 	}

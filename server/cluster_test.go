@@ -92,18 +92,18 @@ func TestClusterChangesAcrossNodes(t *testing.T) {
 
 	// Expired key renewed on B is usable on A.
 	until := time.Now().Add(2 * time.Second)
-	ek, esecret, err := a.Keys().Create(ctx, keys.CreateRequest{Name: "expiring", Scopes: []string{"assets:read"}, ValidUntil: &until}, "test")
+	ek, esecret, err := a.Keys().Create(ctx, keys.CreateRequest{Name: "expiring", Scopes: []string{"assets:read"}, ValidUntil: &until}, keys.Admin("test"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitStatus(t, a.URL+"/api/v2/assets", esecret.Reveal(), 401, 5*time.Second)
-	if _, err := b.Keys().Renew(ctx, ek.ID, nil, nil, "test"); err != nil {
+	if _, err := b.Keys().Renew(ctx, ek.ID, nil, nil, keys.Admin("test")); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("renew on B usable on A after %v", waitStatus(t, a.URL+"/api/v2/assets", esecret.Reveal(), 200, time.Second))
 
 	// Deleted on A, refused on B within a second.
-	if err := a.Keys().Delete(ctx, k.ID, "test"); err != nil {
+	if err := a.Keys().Delete(ctx, k.ID, keys.Admin("test")); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("delete on A refused on B after %v", waitStatus(t, b.URL+"/api/v2/assets", secret, 401, time.Second))

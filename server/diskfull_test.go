@@ -31,7 +31,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := mustOpenGateway(t, cfg)
-	_, admin := g.mustCreate(t, "admin", "api-keys:write")
+	_, admin := g.mustCreate(t, "admin", "api-keys:write", "*:write")
 	_, data := g.mustCreate(t, "data", "assets:read")
 
 	// Fill the disk to the last byte.

@@ -85,7 +85,7 @@ func TestClusterStoreOutage(t *testing.T) {
 	u.RawQuery = q.Encode()
 	up := newUpstream(t)
 	g := mustOpenGateway(t, testConfig(t, u.String(), up))
-	_, admin := g.mustCreate(t, "admin", "api-keys:write")
+	_, admin := g.mustCreate(t, "admin", "api-keys:write", "*:write")
 	_, data := g.mustCreate(t, "data", "assets:read")
 
 	cut.setCut(true)
@@ -139,7 +139,7 @@ func TestClusterSharedRateLimit(t *testing.T) {
 	cfgB := *cfgA
 	a, b := mustOpenGateway(t, cfgA), mustOpenGateway(t, &cfgB)
 	rl := gatehouse.RateLimit{Requests: 5, Per: time.Minute}
-	_, secret, err := a.Keys().Create(context.Background(), keys.CreateRequest{Name: "limited", Scopes: []string{"assets:read"}, RateLimit: &rl}, "test")
+	_, secret, err := a.Keys().Create(context.Background(), keys.CreateRequest{Name: "limited", Scopes: []string{"assets:read"}, RateLimit: &rl}, keys.Admin("test"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,7 @@ func mustOpenGateway(t testing.TB, cfg *config.Config) *gateway {
 
 func (g *gateway) mustCreate(t testing.TB, name string, scopes ...string) (*gatehouse.APIKey, string) {
 	t.Helper()
-	k, secret, err := g.Keys().Create(context.Background(), keys.CreateRequest{Name: name, Scopes: scopes}, "test")
+	k, secret, err := g.Keys().Create(context.Background(), keys.CreateRequest{Name: name, Scopes: scopes}, keys.Admin("test"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestDeleteSeenByTheVeryNextRequest(t *testing.T) {
 	t.Parallel()
 	up := newUpstream(t)
 	g := mustOpenGateway(t, testConfig(t, "", up))
-	_, admin := g.mustCreate(t, "admin", "api-keys:write")
+	_, admin := g.mustCreate(t, "admin", "api-keys:write", "*:write")
 	k, data := g.mustCreate(t, "data", "assets:read")
 
 	if resp, body := do(t, "GET", g.URL+"/api/v2/assets/158", data, ""); resp.StatusCode != 200 {

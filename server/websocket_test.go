@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"gatehouse/config"
+	"gatehouse/keys"
 )
 
 // TestWebsocketClosedOnDelete opens a websocket through the gateway to a
@@ -57,7 +58,7 @@ func TestWebsocketClosedOnDelete(t *testing.T) {
 	if _, msg, err := c.Read(ctx); err != nil || string(msg) != "ping" {
 		t.Fatalf("echo = %q, %v; want ping", msg, err)
 	}
-	if err := g.Keys().Delete(ctx, k.ID, "test"); err != nil {
+	if err := g.Keys().Delete(ctx, k.ID, keys.Admin("test")); err != nil {
 		t.Fatal(err)
 	}
 	deleted := time.Now()

@@ -116,7 +116,6 @@ func (u *UI) listPage(w http.ResponseWriter, r *http.Request) {
 
 // create makes a key from the form, and shows it once.
 func (u *UI) create(w http.ResponseWriter, r *http.Request) {
-	sess := sessionOf(r)
 	levels := map[string]string{}
 	for _, c := range u.choices(nil) {
 		switch l := r.PostFormValue("scope:" + c.Name); l {
@@ -146,7 +145,7 @@ func (u *UI) create(w http.ResponseWriter, r *http.Request) {
 		secret gatehouse.Secret
 	)
 	if formErr == nil {
-		k, secret, formErr = u.Keys.Create(r.Context(), req, "admin:"+sess.User)
+		k, secret, formErr = u.Keys.Create(r.Context(), req, adminOf(r))
 	}
 	d, err := u.listData(r)
 	if err != nil {
@@ -197,7 +196,7 @@ func scopesFor(levels map[string]string) []string {
 }
 
 func (u *UI) delete(w http.ResponseWriter, r *http.Request) {
-	if err := u.Keys.Delete(r.Context(), r.PathValue("id"), "admin:"+sessionOf(r).User); err != nil {
+	if err := u.Keys.Delete(r.Context(), r.PathValue("id"), adminOf(r)); err != nil {
 		u.fail(w, err)
 		return
 	}
@@ -222,7 +221,7 @@ func (u *UI) renew(w http.ResponseWriter, r *http.Request) {
 		}
 		until = &t
 	}
-	if _, err := u.Keys.Renew(r.Context(), r.PathValue("id"), until, nil, "admin:"+sessionOf(r).User); err != nil {
+	if _, err := u.Keys.Renew(r.Context(), r.PathValue("id"), until, nil, adminOf(r)); err != nil {
 		u.fail(w, err)
 		return
 	}
@@ -242,7 +241,7 @@ func (u *UI) listError(w http.ResponseWriter, r *http.Request, status int, msg s
 
 // reveal answers {"key": "gth_..."} for "Copy key".
 func (u *UI) reveal(w http.ResponseWriter, r *http.Request) {
-	secret, err := u.Keys.Reveal(r.Context(), r.PathValue("id"), "admin:"+sessionOf(r).User)
+	secret, err := u.Keys.Reveal(r.Context(), r.PathValue("id"), adminOf(r))
 	if err != nil {
 		u.fail(w, err)
 		return

@@ -192,6 +192,10 @@ func (u *UI) readForm(w http.ResponseWriter, r *http.Request) {
 
 func sessionOf(r *http.Request) *session { return r.Context().Value(sessionKey).(*session) }
 
+// adminOf is the administrator signed in for r, as the key service's
+// caller: not bounded by scopes, "admin:<user>" in the audit log.
+func adminOf(r *http.Request) keys.Caller { return keys.Admin("admin:" + sessionOf(r).User) }
+
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()

@@ -341,7 +341,7 @@ func TestRenew(t *testing.T) {
 	g := mustGateway(t)
 	ctx := context.Background()
 	tomorrow := g.Clock.Now().Add(24 * time.Hour)
-	k, _, err := g.Keys().Create(ctx, keys.CreateRequest{Name: "nightly", ValidUntil: &tomorrow}, "test")
+	k, _, err := g.Keys().Create(ctx, keys.CreateRequest{Name: "nightly", ValidUntil: &tomorrow}, keys.Admin("test"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +393,7 @@ func TestRenew(t *testing.T) {
 func TestDetailsPage(t *testing.T) {
 	t.Parallel()
 	g := mustGateway(t)
-	k, secret, err := g.Keys().Create(context.Background(), keys.CreateRequest{Name: "BMS <integration>"}, "admin:admin")
+	k, secret, err := g.Keys().Create(context.Background(), keys.CreateRequest{Name: "BMS <integration>"}, keys.Admin("admin:admin"))
 	if err != nil {
 		t.Fatal(err)
 	}

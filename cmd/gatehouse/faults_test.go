@@ -56,7 +56,7 @@ func TestKill9DuringCreates(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	var admin createdKey
-	if err := json.Unmarshal([]byte(e.ok(t, "keys", "create", "--config", e.config, "--name", "admin", "--scope", "api-keys:write", "--json")), &admin); err != nil {
+	if err := json.Unmarshal([]byte(e.ok(t, "keys", "create", "--config", e.config, "--name", "admin", "--scope", "api-keys:write", "--scope", "assets:read", "--json")), &admin); err != nil {
 		t.Fatal(err)
 	}
 	srv, base := e.startServer(t)

@@ -67,12 +67,13 @@ func (a *app) openKey(ctx context.Context, cfgPath, ref string) (*keyTool, *gate
 	return t, k, nil
 }
 
-// cliActor names the operator in the audit log.
-func cliActor() string {
+// cliCaller is the operator, an administrator whom the audit log names
+// "cli:<user>".
+func cliCaller() keys.Caller {
 	if u, err := user.Current(); err == nil && u.Username != "" {
-		return "cli:" + u.Username
+		return keys.Admin("cli:" + u.Username)
 	}
-	return "cli"
+	return keys.Admin("cli")
 }
 
 // parseTime accepts RFC 3339 or a date (midnight UTC).
@@ -121,7 +122,7 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer t.Close()
-	k, secret, err := t.svc.Create(ctx, req, cliActor())
+	k, secret, err := t.svc.Create(ctx, req, cliCaller())
 	if err != nil {
 		return appError(err)
 	}
@@ -264,7 +265,7 @@ func (a *app) keysRenew(ctx context.Context, args []string) error {
 		return err
 	}
 	defer t.Close()
-	if k, err = t.svc.Renew(ctx, k.ID, until, rl, cliActor()); err != nil {
+	if k, err = t.svc.Renew(ctx, k.ID, until, rl, cliCaller()); err != nil {
 		return appError(err)
 	}
 	fmt.Fprintf(a.stdout, "Renewed key %q (%s): valid until %s.\n", k.Name, k.ID, timeText(k.ValidUntil))
@@ -282,7 +283,7 @@ func (a *app) keysDelete(ctx context.Context, args []string) error {
 		return err
 	}
 	defer t.Close()
-	if err := t.svc.Delete(ctx, k.ID, cliActor()); err != nil {
+	if err := t.svc.Delete(ctx, k.ID, cliCaller()); err != nil {
 		return appError(err)
 	}
 	fmt.Fprintf(a.stdout, "Deleted key %q (%s). Requests with it are refused from now on.\n", k.Name, k.ID)
@@ -300,7 +301,7 @@ func (a *app) keysReveal(ctx context.Context, args []string) error {
 		return err
 	}
 	defer t.Close()
-	secret, err := t.svc.Reveal(ctx, k.ID, cliActor())
+	secret, err := t.svc.Reveal(ctx, k.ID, cliCaller())
 	if err != nil {
 		return appError(err)
 	}
