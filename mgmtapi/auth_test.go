@@ -1,6 +1,8 @@
 package mgmtapi_test
 
 import (
+	"bytes"
+	"context"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -240,4 +242,142 @@ func TestKeyRateLimit(t *testing.T) {
 	}
 	e.clock.Add(time.Minute)
 	e.wantStatus(e.do(req{method: "GET", path: "/api/v2/api-keys", key: k.Key}), http.StatusOK, "a minute later")
+}
+
+// TestKeyBound: a key holding api-keys:write can create, reveal, renew and
+// delete only keys whose scopes are all within its own; what it is refused
+// leaves the store as it was, and a refused reveal is not audited.
+func TestKeyBound(t *testing.T) {
+	t.Parallel()
+	e := mustEnv(t, nil)
+	ctx := context.Background()
+	limitedID, limited := e.mustKey("limited", "api-keys:write", "assets:read")
+	rootID, _ := e.mustKey("root", "*:write")
+	writerID, _ := e.mustKey("assets writer", "assets:write")
+	future := e.clock.Now().Add(time.Hour).Format(time.RFC3339)
+
+	for _, body := range []string{
+		`{"name": "w", "scopes": ["*:write"]}`,
+		`{"name": "aw", "scopes": ["api-keys:write", "*:write"]}`,
+		`{"name": "wa", "writeAccess": true}`,
+		`{"name": "r"}`,
+		`{"name": "ar", "scopes": ["assets:write"]}`,
+		`{"name": "dr", "scopes": ["assets:read", "data:read"]}`,
+	} {
+		r := e.do(req{method: "POST", path: "/api/v2/api-keys", key: limited, body: body})
+		e.wantError(r, http.StatusForbidden, gatehouse.EInsufficientScope, "create "+body)
+	}
+	if _, n, err := e.svc.List(ctx, 0, 100); err != nil || n != 4 {
+		t.Errorf("keys after refused creates = %d, %v; want 4", n, err)
+	}
+
+	// Keys beyond its scopes: one holding *:write, one holding
+	// assets:write, and the administrator key.
+	for _, id := range []string{rootID, writerID, e.adminID} {
+		before, err := e.svc.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.do(req{method: "POST", path: "/api/v2/api-keys/" + id + "/reveal", key: limited})
+		e.wantError(r, http.StatusForbidden, gatehouse.EInsufficientScope, "reveal "+before.Name)
+		if bytes.Contains(r.body, []byte("gth_")) {
+			t.Errorf("refused reveal of %s answers %s", before.Name, r.body)
+		}
+		r = e.do(req{method: "POST", path: "/api/v2/api-keys/" + id + "/renew", key: limited, body: `{"validUntil": "` + future + `", "rateLimit": {"requests": 1, "per": "1h"}}`})
+		e.wantError(r, http.StatusForbidden, gatehouse.EInsufficientScope, "renew "+before.Name)
+		r = e.do(req{method: "DELETE", path: "/api/v2/api-keys/" + id, key: limited})
+		e.wantError(r, http.StatusForbidden, gatehouse.EInsufficientScope, "delete "+before.Name)
+
+		after, err := e.svc.Get(ctx, id)
+		if err != nil {
+			t.Fatalf("%s after refused changes: %v", before.Name, err)
+		}
+		if after.ValidUntil != nil || !after.RateLimit.IsZero() {
+			t.Errorf("%s after a refused renew: validUntil %v, rate limit %v; want unchanged", before.Name, after.ValidUntil, after.RateLimit)
+		}
+		audit, err := e.store.FindAuditEvents(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(audit) != 1 || audit[0].Action != gatehouse.AuditCreate {
+			t.Errorf("audit of %s after refused changes = %+v, want its creation only", before.Name, audit)
+		}
+	}
+	// An unknown key is not found, as for any caller.
+	r := e.do(req{method: "POST", path: "/api/v2/api-keys/key_doesnotexist00000/reveal", key: limited})
+	e.wantError(r, http.StatusNotFound, gatehouse.ENotFound, "reveal an unknown key")
+
+	// Keys within its scopes: it may create, reveal, renew and delete them.
+	r = e.do(req{method: "POST", path: "/api/v2/api-keys", key: limited, body: `{"name": "peer", "scopes": ["api-keys:write", "assets:read"]}`})
+	e.wantStatus(r, http.StatusCreated, "create a key with its own scopes")
+	r = e.do(req{method: "POST", path: "/api/v2/api-keys", key: limited, body: `{"name": "child", "scopes": ["assets:read"]}`})
+	e.wantStatus(r, http.StatusCreated, "create assets:read")
+	var child apiKey
+	e.decode(r, &child)
+	if child.CreatedBy != "key:"+limitedID || strings.Join(child.Scopes, ",") != "assets:read" {
+		t.Errorf("child = %+v, want assets:read created by key:%s", child, limitedID)
+	}
+	r = e.do(req{method: "POST", path: "/api/v2/api-keys/" + child.ID + "/reveal", key: limited})
+	e.wantStatus(r, http.StatusOK, "reveal the child")
+	var revealed struct{ Key string }
+	e.decode(r, &revealed)
+	if revealed.Key != child.Key {
+		t.Errorf("reveal = %q, want the child's key", revealed.Key)
+	}
+	r = e.do(req{method: "POST", path: "/api/v2/api-keys/" + child.ID + "/renew", key: limited, body: `{"validUntil": "` + future + `"}`})
+	e.wantStatus(r, http.StatusOK, "renew the child")
+	if k, err := e.svc.Get(ctx, child.ID); err != nil || k.ValidUntil == nil || k.ValidUntil.Format(time.RFC3339) != future {
+		t.Errorf("child after renew = %+v, %v; want valid until %s", k, err, future)
+	}
+	audit, err := e.store.FindAuditEvents(ctx, child.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log []string
+	for _, a := range audit {
+		log = append(log, a.Action+" by "+a.Actor)
+	}
+	actor := "key:" + limitedID
+	if got, want := strings.Join(log, ", "), "create by "+actor+", reveal by "+actor+", renew by "+actor; got != want {
+		t.Errorf("audit of the child = %q, want %q", got, want)
+	}
+	e.wantStatus(e.do(req{method: "DELETE", path: "/api/v2/api-keys/" + child.ID, key: limited}), http.StatusNoContent, "delete the child")
+	if _, err := e.svc.Get(ctx, child.ID); gatehouse.ErrorCode(err) != gatehouse.ENotFound {
+		t.Errorf("child after delete: %v, want not found", err)
+	}
+}
+
+// TestSessionUnbounded: an administrator's session is not bounded by
+// scopes: it creates, reveals, renews and deletes keys of any scopes.
+func TestSessionUnbounded(t *testing.T) {
+	t.Parallel()
+	e := mustEnv(t, func(h *mgmtapi.Handler) {
+		h.Session = func(r *http.Request) (string, bool, error) {
+			c, err := r.Cookie("session")
+			if err != nil {
+				return "", false, nil
+			}
+			return c.Value, true, nil
+		}
+	})
+	ctx := context.Background()
+	session := http.Header{"Cookie": {"session=alice"}}
+	r := e.do(req{method: "POST", path: "/api/v2/api-keys", header: session, body: `{"name": "root", "scopes": ["api-keys:write", "*:write"]}`})
+	e.wantStatus(r, http.StatusCreated, "create api-keys:write, *:write with a session")
+	var k apiKey
+	e.decode(r, &k)
+	r = e.do(req{method: "POST", path: "/api/v2/api-keys/" + e.adminID + "/reveal", header: session})
+	e.wantStatus(r, http.StatusOK, "reveal with a session")
+	var revealed struct{ Key string }
+	e.decode(r, &revealed)
+	if revealed.Key != e.admin {
+		t.Errorf("reveal = %q, want the administrator key", revealed.Key)
+	}
+	future := e.clock.Now().Add(time.Hour).Format(time.RFC3339)
+	r = e.do(req{method: "POST", path: "/api/v2/api-keys/" + k.ID + "/renew", header: session, body: `{"validUntil": "` + future + `"}`})
+	e.wantStatus(r, http.StatusOK, "renew with a session")
+	e.wantStatus(e.do(req{method: "DELETE", path: "/api/v2/api-keys/" + k.ID, header: session}), http.StatusNoContent, "delete with a session")
+	if _, err := e.svc.Get(ctx, k.ID); gatehouse.ErrorCode(err) != gatehouse.ENotFound {
+		t.Errorf("key after delete: %v, want not found", err)
+	}
 }
