@@ -197,6 +197,43 @@ func TestManagementAPIAbuse(t *testing.T) {
 	}
 }
 
+// TestManagementAPIKeyBound: through the whole gateway, a key holding
+// api-keys:write and assets:read can neither create a *:write key nor
+// reveal or delete one, and can create, reveal and delete an assets:read
+// key.
+func TestManagementAPIKeyBound(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	_, limited := g.key(t, "limited", "api-keys:write", "assets:read")
+	rootID, root := g.key(t, "root", "*:write")
+	for _, body := range []string{`{"name":"w","scopes":["*:write"]}`, `{"name":"aw","scopes":["api-keys:write","*:write"]}`} {
+		if r, _ := g.createOverAPI(t, limited, body); r.Status != 403 || r.code() != "insufficient_scope" {
+			t.Errorf("create %s: %v, want 403 insufficient_scope", body, r)
+		}
+	}
+	r := g.do(t, "POST", "/api/v2/api-keys/"+rootID+"/reveal", limited, "", "")
+	if r.Status != 403 || r.code() != "insufficient_scope" || strings.Contains(r.Body, root) {
+		t.Errorf("reveal the *:write key: %v, want 403 insufficient_scope", r)
+	}
+	if r := g.do(t, "DELETE", "/api/v2/api-keys/"+rootID, limited, "", ""); r.Status != 403 || r.code() != "insufficient_scope" {
+		t.Errorf("delete the *:write key: %v, want 403 insufficient_scope", r)
+	}
+	if r := g.one(t, req("GET", "/api/v2/assets/1", apiKey(root))); r.Status != 200 {
+		t.Errorf("the *:write key after refused changes: %v, want 200", r)
+	}
+
+	r, childID := g.createOverAPI(t, limited, `{"name":"child","scopes":["assets:read"]}`)
+	if r.Status != 201 {
+		t.Fatalf("create assets:read: %v, want 201", r)
+	}
+	if r := g.do(t, "POST", "/api/v2/api-keys/"+childID+"/reveal", limited, "", ""); r.Status != 200 {
+		t.Errorf("reveal the assets:read key: %v, want 200", r)
+	}
+	if r := g.do(t, "DELETE", "/api/v2/api-keys/"+childID, limited, "", ""); r.Status != 204 {
+		t.Errorf("delete the assets:read key: %v, want 204", r)
+	}
+}
+
 // TestManyKeysPaged: 10,000 keys paged through with size=1000 and as
 // NDJSON: each listed once, in a stable order, none with a plain key.
 func TestManyKeysPaged(t *testing.T) {
