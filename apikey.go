@@ -213,10 +213,13 @@ type KeyStore interface {
 	// FindLoginFailures returns the counts of those subjects whose last
 	// failure is at or after since.
 	FindLoginFailures(ctx context.Context, subjects []string, since time.Time) ([]LoginFailures, error)
-	// RecordLoginFailure counts a failure at at for each subject. Counts
-	// whose last failure is before since are forgotten first, so a count
-	// starts again after a quiet spell and the table stays small.
-	RecordLoginFailure(ctx context.Context, subjects []string, at, since time.Time) error
+	// RecordLoginFailure counts a failure at at for each subject and
+	// returns the subjects' counts with it, by subject. The counting and
+	// the counts returned are atomic: of concurrent calls for a subject,
+	// each gets a different count. Counts whose last failure is before
+	// since are forgotten first, so a count starts again after a quiet
+	// spell and the table stays small.
+	RecordLoginFailure(ctx context.Context, subjects []string, at, since time.Time) ([]LoginFailures, error)
 	// ClearLoginFailures forgets the subjects' failures (a successful
 	// login).
 	ClearLoginFailures(ctx context.Context, subjects []string) error

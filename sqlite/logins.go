@@ -16,11 +16,56 @@ func (s *Store) FindLoginFailures(ctx context.Context, subjects []string, since 
 	if len(subjects) == 0 {
 		return nil, nil
 	}
-	in, args := inList(subjects)
-	rows, err := s.db.QueryContext(ctx, `SELECT subject, count, last_at FROM login_failures
-		WHERE subject IN (`+in+`) AND last_at >= ? ORDER BY subject`, append(args, millis(since))...)
+	out, err := findLoginFailures(ctx, s.db, subjects, since)
 	if err != nil {
 		return nil, wrap("find login failures", err)
+	}
+	return out, nil
+}
+
+// RecordLoginFailure counts a failure at at for each subject, after
+// forgetting the counts whose last failure is before since, and returns
+// the subjects' counts, read in the same write transaction.
+func (s *Store) RecordLoginFailure(ctx context.Context, subjects []string, at, since time.Time) ([]gatehouse.LoginFailures, error) {
+	subjects = slices.Compact(slices.Sorted(slices.Values(subjects)))
+	var out []gatehouse.LoginFailures
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE last_at < ?`, millis(since)); err != nil {
+			return err
+		}
+		for _, sub := range subjects {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (subject, count, last_at) VALUES (?, 1, ?)
+				ON CONFLICT (subject) DO UPDATE SET count = count + 1, last_at = max(last_at, excluded.last_at)`,
+				sub, millis(at)); err != nil {
+				return err
+			}
+		}
+		if len(subjects) == 0 {
+			return nil
+		}
+		var err error
+		out, err = findLoginFailures(ctx, tx, subjects, since)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("record login failure", err)
+	}
+	return out, nil
+}
+
+// queryer is a *sql.DB or a *sql.Tx.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// findLoginFailures reads the counts of those subjects (at least one)
+// whose last failure is at or after since, by subject.
+func findLoginFailures(ctx context.Context, q queryer, subjects []string, since time.Time) ([]gatehouse.LoginFailures, error) {
+	in, args := inList(subjects)
+	rows, err := q.QueryContext(ctx, `SELECT subject, count, last_at FROM login_failures
+		WHERE subject IN (`+in+`) AND last_at >= ? ORDER BY subject`, append(args, millis(since))...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []gatehouse.LoginFailures
@@ -28,37 +73,12 @@ func (s *Store) FindLoginFailures(ctx context.Context, subjects []string, since 
 		var f gatehouse.LoginFailures
 		var last int64
 		if err := rows.Scan(&f.Subject, &f.Count, &last); err != nil {
-			return nil, wrap("find login failures", err)
+			return nil, err
 		}
 		f.Last = fromMillis(last)
 		out = append(out, f)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("find login failures", err)
-	}
-	return out, nil
-}
-
-// RecordLoginFailure counts a failure at at for each subject, after
-// forgetting the counts whose last failure is before since.
-func (s *Store) RecordLoginFailure(ctx context.Context, subjects []string, at, since time.Time) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE last_at < ?`, millis(since)); err != nil {
-			return err
-		}
-		for _, sub := range slices.Compact(slices.Sorted(slices.Values(subjects))) {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (subject, count, last_at) VALUES (?, 1, ?)
-				ON CONFLICT (subject) DO UPDATE SET count = count + 1, last_at = max(last_at, excluded.last_at)`,
-				sub, millis(at)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return wrap("record login failure", err)
-	}
-	return nil
+	return out, rows.Err()
 }
 
 // ClearLoginFailures forgets the subjects' failures.

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,18 +110,32 @@ func testPing(t *testing.T, open opener) {
 	}
 }
 
-// testLoginFailures: failures count per subject, a quiet spell starts a
-// count again, and a success clears it.
+// testLoginFailures: failures count per subject, recording one returns the
+// counts with it, a quiet spell starts a count again, and a success clears
+// it.
 func testLoginFailures(t *testing.T, open opener) {
 	s := open(t)
 	ctx := context.Background()
 	const window = 15 * time.Minute
 	t0 := base
-	fail := func(at time.Time, subjects ...string) {
+	same := func(step string, got []gatehouse.LoginFailures, want ...gatehouse.LoginFailures) {
 		t.Helper()
-		if err := s.RecordLoginFailure(ctx, subjects, at, at.Add(-window)); err != nil {
+		if len(got) != len(want) {
+			t.Fatalf("%s: %+v, want %+v", step, got, want)
+		}
+		for i := range want {
+			if got[i].Subject != want[i].Subject || got[i].Count != want[i].Count || diffTime(got[i].Last, want[i].Last) != "" {
+				t.Errorf("%s: [%d] = %+v, want %+v", step, i, got[i], want[i])
+			}
+		}
+	}
+	fail := func(at time.Time, subjects []string, want ...gatehouse.LoginFailures) {
+		t.Helper()
+		got, err := s.RecordLoginFailure(ctx, subjects, at, at.Add(-window))
+		if err != nil {
 			t.Fatalf("RecordLoginFailure(%v) = %v", subjects, err)
 		}
+		same(fmt.Sprintf("RecordLoginFailure(%v)", subjects), got, want...)
 	}
 	check := func(step string, at time.Time, subjects []string, want ...gatehouse.LoginFailures) {
 		t.Helper()
@@ -127,20 +143,21 @@ func testLoginFailures(t *testing.T, open opener) {
 		if err != nil {
 			t.Fatalf("%s: FindLoginFailures = %v", step, err)
 		}
-		if len(got) != len(want) {
-			t.Fatalf("%s: FindLoginFailures = %+v, want %+v", step, got, want)
-		}
-		for i := range want {
-			if got[i].Subject != want[i].Subject || got[i].Count != want[i].Count || diffTime(got[i].Last, want[i].Last) != "" {
-				t.Errorf("%s: FindLoginFailures[%d] = %+v, want %+v", step, i, got[i], want[i])
-			}
-		}
+		same(step+": FindLoginFailures", got, want...)
 	}
 	both := []string{"ip:192.0.2.1", "user:admin"}
 	check("none yet", t0, both)
-	fail(t0, "user:admin", "ip:192.0.2.1", "user:admin") // a subject named twice counts once
-	fail(t0.Add(time.Second), "ip:192.0.2.1")
-	fail(t0.Add(2*time.Second), "ip:198.51.100.7")
+	// A subject named twice counts once.
+	fail(t0, []string{"user:admin", "ip:192.0.2.1", "user:admin"},
+		gatehouse.LoginFailures{Subject: "ip:192.0.2.1", Count: 1, Last: t0},
+		gatehouse.LoginFailures{Subject: "user:admin", Count: 1, Last: t0})
+	fail(t0.Add(time.Second), []string{"ip:192.0.2.1"},
+		gatehouse.LoginFailures{Subject: "ip:192.0.2.1", Count: 2, Last: t0.Add(time.Second)})
+	// A failure stamped earlier (another node's clock) keeps the later last.
+	fail(t0.Add(2*time.Second), []string{"ip:198.51.100.7"},
+		gatehouse.LoginFailures{Subject: "ip:198.51.100.7", Count: 1, Last: t0.Add(2 * time.Second)})
+	fail(t0.Add(time.Second), []string{"ip:198.51.100.7"},
+		gatehouse.LoginFailures{Subject: "ip:198.51.100.7", Count: 2, Last: t0.Add(2 * time.Second)})
 	at := t0.Add(2 * time.Second)
 	check("counted", at, both,
 		gatehouse.LoginFailures{Subject: "ip:192.0.2.1", Count: 2, Last: t0.Add(time.Second)},
@@ -150,10 +167,10 @@ func testLoginFailures(t *testing.T, open opener) {
 	// After a quiet spell the old counts no longer show and start again.
 	later := t0.Add(window + time.Minute)
 	check("after a quiet spell", later, both)
-	fail(later, "user:admin")
+	fail(later, []string{"user:admin"}, gatehouse.LoginFailures{Subject: "user:admin", Count: 1, Last: later})
 	check("counting again", later, both, gatehouse.LoginFailures{Subject: "user:admin", Count: 1, Last: later})
 
-	fail(later, "ip:203.0.113.9")
+	fail(later, []string{"ip:203.0.113.9"}, gatehouse.LoginFailures{Subject: "ip:203.0.113.9", Count: 1, Last: later})
 	if err := s.ClearLoginFailures(ctx, []string{"user:admin", "ip:unknown"}); err != nil {
 		t.Fatalf("ClearLoginFailures = %v", err)
 	}
@@ -161,5 +178,33 @@ func testLoginFailures(t *testing.T, open opener) {
 		gatehouse.LoginFailures{Subject: "ip:203.0.113.9", Count: 1, Last: later})
 	if err := s.ClearLoginFailures(ctx, nil); err != nil {
 		t.Errorf("ClearLoginFailures(nil) = %v", err)
+	}
+
+	// Concurrent failures of one subject each get their own count, so
+	// that each attempt of a parallel burst sees those before it.
+	const n = 30
+	counts := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			got, err := s.RecordLoginFailure(ctx, []string{"user:burst", "ip:192.0.2.99"}, later, later.Add(-window))
+			if err != nil || len(got) != 2 || got[1].Subject != "user:burst" {
+				t.Errorf("concurrent RecordLoginFailure = %+v, %v; want the counts of both subjects", got, err)
+				return
+			}
+			counts <- got[1].Count
+		})
+	}
+	wg.Wait()
+	close(counts)
+	seen := map[int]bool{}
+	for c := range counts {
+		seen[c] = true
+	}
+	for c := 1; c <= n; c++ {
+		if !seen[c] {
+			t.Errorf("%d concurrent failures got counts %v, want each of 1..%d once", n, seen, n)
+			break
+		}
 	}
 }

@@ -59,7 +59,8 @@ func backoff(n int) time.Duration {
 }
 
 func (t throttle) fail(ctx context.Context, now time.Time, subjects ...string) error {
-	return t.store.RecordLoginFailure(ctx, subjects, now, now.Add(-maxWait))
+	_, err := t.store.RecordLoginFailure(ctx, subjects, now, now.Add(-maxWait))
+	return err
 }
 
 // succeed forgets the failures of subjects, those wait found counted: a
