@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -57,5 +58,36 @@ func TestLoginBruteForce(t *testing.T) {
 	}
 	if strings.Contains(g.logs(), adminPassword) || strings.Contains(g.logs(), "guess-") {
 		t.Error("the log holds a password")
+	}
+}
+
+// TestLoginParallelBurst: 30 wrong passwords for admin sent at once from
+// one address get no more than the free failures (401); every other is
+// refused with 429 and Retry-After, before its password is checked.
+func TestLoginParallelBurst(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	const n = 30
+	replies := make([]reply, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			form := url.Values{"username": {"admin"}, "password": {"guess-" + strconv.Itoa(i)}}.Encode()
+			replies[i] = g.one(t, withBody("POST", "/login", "application/x-www-form-urlencoded", form))
+		})
+	}
+	wg.Wait()
+	statuses := map[int]int{}
+	for i, r := range replies {
+		statuses[r.Status]++
+		if r.Status == 429 {
+			if wait, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || wait < 1 {
+				t.Errorf("429 number %d has Retry-After %q, want whole seconds", i, r.Header.Get("Retry-After"))
+			}
+		}
+	}
+	t.Logf("%d parallel wrong passwords: %v", n, statuses)
+	if statuses[401] < 1 || statuses[401] > 5 || statuses[401]+statuses[429] != n {
+		t.Errorf("%d parallel wrong passwords got %v, want 1 to 5 × 401 (the free failures) and the rest 429", n, statuses)
 	}
 }

@@ -30,12 +30,16 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostFormValue("username"))
 	pw := r.PostFormValue("password")
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	userSub, addrSub := userSubject+strings.ToLower(name), addrSubject+host
+	// Both subjects, whether or not the user exists (see throttle).
+	subjects := []string{userSubjectOf(name), addrSubject + host}
 	now := u.now()
-	wait, counted, err := u.throttle.wait(r.Context(), now, userSub, addrSub)
-	if err != nil {
-		u.Logger.Warn("login: read failed logins", "err", err)
+	unavailable := func() {
 		u.render(w, http.StatusServiceUnavailable, "login", loginData{Title: "Log in", Username: name, Error: "The store cannot be reached; try again shortly."})
+	}
+	wait, err := u.throttle.attempt(r.Context(), now, subjects...)
+	if err != nil {
+		u.Logger.Warn("login: count the attempt", "err", err)
+		unavailable()
 		return
 	}
 	if wait > 0 {
@@ -53,24 +57,15 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		ok = password.CheckMissing(pw) // as slow as a real check
 	default:
 		u.Logger.Warn("login: find user", "err", err)
-		u.render(w, http.StatusServiceUnavailable, "login", loginData{Title: "Log in", Username: name, Error: "The store cannot be reached; try again shortly."})
+		unavailable()
 		return
 	}
 	if !ok {
-		// Only real users are counted by name, so that made-up names do
-		// not fill the store.
-		failed := []string{addrSub}
-		if err == nil {
-			failed = append(failed, userSub)
-		}
-		if err := u.throttle.fail(r.Context(), now, failed...); err != nil {
-			u.Logger.Warn("login: record failed login", "err", err)
-		}
 		u.Logger.Info("login failed", "remote", host)
 		u.render(w, http.StatusUnauthorized, "login", loginData{Title: "Log in", Username: name, Error: "The username or password is not right."})
 		return
 	}
-	if err := u.throttle.succeed(r.Context(), counted); err != nil {
+	if err := u.throttle.succeed(r.Context(), subjects...); err != nil {
 		u.Logger.Warn("login: clear failed logins", "err", err)
 	}
 	expires := now.Add(u.SessionTTL)

@@ -2,6 +2,9 @@ package webui
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
 	"time"
 
 	"gatehouse"
@@ -19,28 +22,84 @@ const (
 	// maxWait is the longest wait, and how long a count lasts after its
 	// last failure.
 	maxWait = 15 * time.Minute
+	// maxNameLen is the longest username kept as it is in a subject
+	// (admin create-user allows 64 bytes); a longer one is kept as its
+	// SHA-256, so that made-up names cannot put big rows in the store.
+	maxNameLen = 64
 )
+
+// userSubjectOf is the subject of a username, case-insensitively, whether
+// or not such a user exists.
+func userSubjectOf(name string) string {
+	name = strings.ToLower(name)
+	if len(name) > maxNameLen {
+		sum := sha256.Sum256([]byte(name))
+		return userSubject + "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return userSubject + name
+}
 
 // throttle slows down repeated failed logins, per username and per client
 // address: after freeFailures failures each further attempt must wait twice
 // as long as the last, up to maxWait. A success clears the count. The
 // counts live in the store, so every node of a cluster, and a restarted
 // node, slows down the same attacker.
+//
+// An attempt is counted as a failure before its password is checked, and
+// the store counts atomically, so each of a parallel burst sees the
+// attempts before it: a burst gets no more checks than a sequence would.
+//
+// A username is counted whether or not the user exists: counting only real
+// users would throttle a burst against a real name and not against a
+// made-up one, telling which names exist. Made-up names do not grow the
+// store without bound: every counted attempt is counted against its
+// address too, which is throttled the same way, a count is forgotten
+// maxWait after its last failure (the store prunes quiet counts on every
+// failure), and a long name is kept as its digest.
 type throttle struct {
 	store gatehouse.KeyStore
 }
 
-// wait returns how long the subjects must still wait before an attempt,
-// and which of them have failures counted (for succeed to clear).
-func (t throttle) wait(ctx context.Context, now time.Time, subjects ...string) (time.Duration, []string, error) {
-	counts, err := t.store.FindLoginFailures(ctx, subjects, now.Add(-maxWait))
+// attempt counts a login attempt by subjects as a failure, before its
+// password is checked, and returns how long they must wait instead, or 0
+// when the password may be checked. An attempt that must wait already
+// when it arrives is not counted, so that asking again during a wait does
+// not lengthen it.
+func (t throttle) attempt(ctx context.Context, now time.Time, subjects ...string) (time.Duration, error) {
+	since := now.Add(-maxWait)
+	before, err := t.store.FindLoginFailures(ctx, subjects, since)
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
+	if d := waitAfter(before, now); d > 0 {
+		return d, nil
+	}
+	after, err := t.store.RecordLoginFailure(ctx, subjects, now, since)
+	if err != nil {
+		return 0, err
+	}
+	// An attempt past the free failures may go on only if nobody else
+	// was counted between the look above, which found that the wait had
+	// passed, and this count. Otherwise it lost a race to another attempt
+	// and waits after it.
+	seen := map[string]int{}
+	for _, f := range before {
+		seen[f.Subject] = f.Count
+	}
+	var raced []gatehouse.LoginFailures
+	for _, f := range after {
+		if f.Count > freeFailures && f.Count != seen[f.Subject]+1 {
+			raced = append(raced, f)
+		}
+	}
+	return waitAfter(raced, now), nil
+}
+
+// waitAfter returns how long after now the subjects with counts must still
+// wait.
+func waitAfter(counts []gatehouse.LoginFailures, now time.Time) time.Duration {
 	var longest time.Duration
-	var counted []string
 	for _, f := range counts {
-		counted = append(counted, f.Subject)
 		if f.Count < freeFailures {
 			continue
 		}
@@ -48,7 +107,7 @@ func (t throttle) wait(ctx context.Context, now time.Time, subjects ...string) (
 			longest = d
 		}
 	}
-	return longest, counted, nil
+	return longest
 }
 
 // backoff is the wait after n failures (n >= freeFailures): 1 s, then
@@ -58,16 +117,7 @@ func backoff(n int) time.Duration {
 	return min(d, maxWait)
 }
 
-func (t throttle) fail(ctx context.Context, now time.Time, subjects ...string) error {
-	_, err := t.store.RecordLoginFailure(ctx, subjects, now, now.Add(-maxWait))
-	return err
-}
-
-// succeed forgets the failures of subjects, those wait found counted: a
-// login with none costs no write.
-func (t throttle) succeed(ctx context.Context, counted []string) error {
-	if len(counted) == 0 {
-		return nil
-	}
-	return t.store.ClearLoginFailures(ctx, counted)
+// succeed forgets the failures of subjects: a successful login.
+func (t throttle) succeed(ctx context.Context, subjects ...string) error {
+	return t.store.ClearLoginFailures(ctx, subjects)
 }

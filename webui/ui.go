@@ -11,8 +11,14 @@
 // form carries it in a hidden field and every script request in the
 // X-CSRF-Token header. Logout, and a new password, move the user's
 // SessionsAfter in the store past the session's issue time, which ends the
-// user's sessions on every node at once. Failed logins are counted in the
-// store too, so the login throttle holds across nodes and restarts.
+// user's sessions on every node at once.
+//
+// Failed logins are slowed down per username and per client address (see
+// throttle). Every attempt is counted as a failure in the store before its
+// password is checked, and a success clears the counts, so the throttle
+// holds across nodes, restarts and parallel bursts; a made-up username is
+// counted and checked like a real one, so the answers do not tell which
+// users exist.
 package webui
 
 import (

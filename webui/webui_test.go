@@ -83,8 +83,8 @@ func TestLoginThrottled(t *testing.T) {
 }
 
 // TestLoginThrottledAcrossNodes: failures seen by one node slow down the
-// next attempt on every node, and on a restarted one; made-up usernames
-// count only against the address.
+// next attempt on every node, and on a restarted one; a made-up username is
+// counted like a real one.
 func TestLoginThrottledAcrossNodes(t *testing.T) {
 	t.Parallel()
 	a := mustGateway(t)
@@ -113,7 +113,7 @@ func TestLoginThrottledAcrossNodes(t *testing.T) {
 		t.Fatalf("right password after the wait = %d, want 303", got)
 	}
 	// The success cleared the counts, so they start from zero again; a
-	// made-up name is counted only for the address.
+	// made-up name is counted like a real one.
 	if got := try(a, "admin", "guess"); got != http.StatusUnauthorized {
 		t.Errorf("failure after a success = %d, want 401", got)
 	}
@@ -124,8 +124,8 @@ func TestLoginThrottledAcrossNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(counts) != 2 || counts[0].Subject != "ip:127.0.0.1" || counts[0].Count != 2 || counts[1].Subject != "user:admin" || counts[1].Count != 1 {
-		t.Errorf("counts = %+v, want the address with 2 failures and admin with 1", counts)
+	if len(counts) != 3 || counts[0].Subject != "ip:127.0.0.1" || counts[0].Count != 2 || counts[1].Subject != "user:admin" || counts[1].Count != 1 || counts[2].Subject != "user:mallory" || counts[2].Count != 1 {
+		t.Errorf("counts = %+v, want the address with 2 failures, admin and mallory with 1", counts)
 	}
 }
 
