@@ -87,7 +87,11 @@ func TestLoginParallelBurst(t *testing.T) {
 		}
 	}
 	t.Logf("%d parallel wrong passwords: %v", n, statuses)
-	if statuses[401] < 1 || statuses[401] > 5 || statuses[401]+statuses[429] != n {
+	// A 503 is an attempt past the throttle that got no turn to check its
+	// password in time, on a machine too busy: one of the free failures
+	// all the same.
+	free := statuses[401] + statuses[503]
+	if free < 1 || free > 5 || free+statuses[429] != n {
 		t.Errorf("%d parallel wrong passwords got %v, want 1 to 5 × 401 (the free failures) and the rest 429", n, statuses)
 	}
 }

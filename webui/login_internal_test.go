@@ -10,9 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"gatehouse"
 	"gatehouse/sqlite"
 )
 
@@ -73,6 +75,7 @@ func TestLoginBurstMadeUpName(t *testing.T) {
 	t.Parallel()
 	const n = 30
 	u, _ := newTestUI(t)
+	u.checkWait = time.Minute // real checks, on a machine that may be busy
 	for net, name := range []string{"admin", "nobody-here"} {
 		statuses := map[int]int{}
 		for i, w := range burst(u, n, net, name) {
@@ -96,6 +99,151 @@ func TestLoginBurstMadeUpName(t *testing.T) {
 			t.Errorf("%s: after the burst = %d (Retry-After %q), want 429 with Retry-After", name, w.Code, w.Header().Get("Retry-After"))
 		}
 	}
+}
+
+// checkWatch replaces a UI's password check by one that counts the checks
+// in flight and waits for the test to release each.
+type checkWatch struct {
+	inFlight, max, calls atomic.Int32
+	release              chan struct{}
+}
+
+func watchChecks(u *UI) *checkWatch {
+	c := &checkWatch{release: make(chan struct{})}
+	u.verify = func(*gatehouse.User, string) bool {
+		c.calls.Add(1)
+		n := c.inFlight.Add(1)
+		for m := c.max.Load(); n > m && !c.max.CompareAndSwap(m, n); m = c.max.Load() {
+		}
+		<-c.release
+		c.inFlight.Add(-1)
+		return false
+	}
+	return c
+}
+
+// releaseOne lets one waiting check finish.
+func (c *checkWatch) releaseOne(t *testing.T) {
+	t.Helper()
+	select {
+	case c.release <- struct{}{}:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no password check to release after 10s (%d in flight)", c.inFlight.Load())
+	}
+}
+
+// waitFor polls cond until it holds, for at most 10s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10s, still not: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval
+	}
+}
+
+// counted returns how many of the addresses have a failure counted.
+func counted(t *testing.T, u *UI, now time.Time, addrs []string) int {
+	t.Helper()
+	subjects := make([]string, len(addrs))
+	for i, a := range addrs {
+		subjects[i] = addrSubject + a
+	}
+	counts, err := u.Store.FindLoginFailures(context.Background(), subjects, now.Add(-maxWait))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(counts)
+}
+
+// TestLoginChecksBounded: however many logins arrive at once (here 30, from
+// as many addresses under as many names, so that none is throttled), at
+// most maxChecks password checks run at once, and every login is answered
+// once its turn comes.
+func TestLoginChecksBounded(t *testing.T) {
+	t.Parallel()
+	u, now := newTestUI(t)
+	u.checkWait = time.Minute // the test releases the checks one by one
+	watch := watchChecks(u)
+	const n = 30
+	addrs := make([]string, n)
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		addrs[i] = fmt.Sprintf("10.1.0.%d", i+1)
+		wg.Go(func() {
+			codes[i] = postLogin(context.Background(), u, addrs[i], fmt.Sprintf("user-%d", i), "guess").Code
+		})
+	}
+	// Every login is counted, and so past the throttle, before the first
+	// check ends: all 30 are now at their check or waiting for a turn.
+	waitFor(t, "every login counted and the checks busy", func() bool {
+		return counted(t, u, now, addrs) == n && watch.inFlight.Load() >= maxChecks
+	})
+	for range n {
+		watch.releaseOne(t)
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != http.StatusUnauthorized {
+			t.Errorf("login %d = %d, want 401", i, c)
+		}
+	}
+	if got := watch.calls.Load(); got != n {
+		t.Errorf("%d password checks, want %d", got, n)
+	}
+	if got := watch.max.Load(); got != maxChecks {
+		t.Errorf("at most %d password checks ran at once, want %d (maxChecks)", got, maxChecks)
+	}
+}
+
+// TestLoginCheckBusy: a login that gets no turn to check its password
+// within checkWait, or whose client goes away while it waits, is answered
+// 503 without a check, and stays counted.
+func TestLoginCheckBusy(t *testing.T) {
+	t.Parallel()
+	u, now := newTestUI(t)
+	u.checkWait = time.Minute
+	watch := watchChecks(u)
+	var wg sync.WaitGroup
+	for i := range maxChecks {
+		wg.Go(func() { postLogin(context.Background(), u, fmt.Sprintf("10.2.0.%d", i+1), "admin", "guess") })
+	}
+	waitFor(t, "every check slot busy", func() bool { return watch.inFlight.Load() == maxChecks })
+
+	// The client goes away while it waits for a turn.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan *httptest.ResponseRecorder)
+	go func() { done <- postLogin(ctx, u, "10.2.1.1", "nobody-here", "guess") }()
+	waitFor(t, "the login counted", func() bool { return counted(t, u, now, []string{"10.2.1.1"}) == 1 })
+	cancel()
+	select {
+	case w := <-done:
+		if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "Too many logins are being checked") {
+			t.Errorf("login whose client went away = %d %.300s, want 503 (no turn)", w.Code, w.Body.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a login whose client went away still waits for a turn after 10s")
+	}
+
+	// No turn comes in time.
+	u.checkWait = 20 * time.Millisecond
+	w := postLogin(context.Background(), u, "10.2.1.2", "admin", testPassword)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != strconv.Itoa(int(checkWait/time.Second)) || !strings.Contains(w.Body.String(), "Too many logins are being checked") {
+		t.Errorf("login with every slot busy = %d (Retry-After %q) %.300s, want 503 with Retry-After and a message", w.Code, w.Header().Get("Retry-After"), w.Body.String())
+	}
+	if got := counted(t, u, now, []string{"10.2.1.2"}); got != 1 {
+		t.Errorf("the login that got no turn is counted for %d addresses, want 1", got)
+	}
+	if got := watch.calls.Load(); got != maxChecks {
+		t.Errorf("%d password checks, want %d (those holding the slots)", got, maxChecks)
+	}
+	for range maxChecks {
+		watch.releaseOne(t)
+	}
+	wg.Wait()
 }
 
 // TestUserSubjectOf: a username's subject ignores case, and a name too long

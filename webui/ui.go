@@ -18,7 +18,8 @@
 // password is checked, and a success clears the counts, so the throttle
 // holds across nodes, restarts and parallel bursts; a made-up username is
 // counted and checked like a real one, so the answers do not tell which
-// users exist.
+// users exist. At most maxChecks password checks (argon2id, 64 MiB each)
+// run at once, whatever the number of logins.
 package webui
 
 import (
@@ -73,6 +74,15 @@ type UI struct {
 	sessions *sessions
 	throttle throttle
 	pages    map[string]*template.Template
+	// checks holds a token for each password check running (maxChecks).
+	checks chan struct{}
+	// checkWait is how long a login waits for a check's turn: the constant
+	// checkWait, which in-package tests change.
+	checkWait time.Duration
+	// verify checks a password, or spends the time of a check for a nil
+	// user: the function verify, or, in in-package tests, one that watches
+	// the checks in flight.
+	verify func(user *gatehouse.User, pw string) bool
 }
 
 // Init prepares the templates and the session signer.
@@ -91,6 +101,9 @@ func (u *UI) Init() error {
 	}
 	u.sessions = newSessions(u.MasterKey)
 	u.throttle = throttle{store: u.Store}
+	u.checks = make(chan struct{}, maxChecks)
+	u.checkWait = checkWait
+	u.verify = verify
 	u.pages = map[string]*template.Template{}
 	funcs := template.FuncMap{"date": formatDate, "datetime": formatDateTime, "ptr": func(t time.Time) *time.Time { return &t }}
 	for _, page := range []string{"login", "keys", "details"} {
