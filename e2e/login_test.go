@@ -73,7 +73,7 @@ func TestLoginParallelBurst(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			form := url.Values{"username": {"admin"}, "password": {"guess-" + strconv.Itoa(i)}}.Encode()
-			replies[i] = g.one(t, withBody("POST", "/login", "application/x-www-form-urlencoded", form))
+			replies[i] = g.oneAdmin(t, withBody("POST", "/login", "application/x-www-form-urlencoded", form))
 		})
 	}
 	wg.Wait()
