@@ -144,7 +144,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 		s.redis = redis.NewClient(ropts)
 		limiter = ratelimit.NewFallback(ratelimit.NewRedis(s.redis, "gatehouse:rl:"), limiter, s.log, s.registry)
 	}
-	s.usage = usage.New(s.store, usage.Options{Logger: s.log, FlushInterval: time.Duration(cfg.UsageFlushInterval)})
+	s.usage = usage.New(s.store, usage.Options{Logger: s.log, FlushInterval: time.Duration(cfg.UsageFlushInterval), Registerer: s.registry})
 
 	verifier := &keyauth.Verifier{
 		Index:        s.index,
