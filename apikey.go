@@ -41,6 +41,17 @@ func (k *APIKey) Expired(now time.Time) bool {
 	return k.ValidUntil != nil && !now.Before(*k.ValidUntil)
 }
 
+// DefaultExpiryWarning is how long before its expiry a key is said to
+// expire soon, unless the config's expiry_warning says otherwise.
+const DefaultExpiryWarning = 7 * 24 * time.Hour
+
+// ExpiresWithin reports whether the key has not expired at now but will
+// within window: the list's "Expires in N days", the CLI's "expires soon"
+// and gatehouse_keys_expiring_soon.
+func (k *APIKey) ExpiresWithin(now time.Time, window time.Duration) bool {
+	return k.ValidUntil != nil && !k.Expired(now) && k.ValidUntil.Sub(now) <= window
+}
+
 // NormalizeName trims a key name and checks its length. It returns the
 // name to store.
 func NormalizeName(name string) (string, error) {

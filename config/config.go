@@ -68,6 +68,11 @@ type Config struct {
 	// up to this much, and a crash loses at most this much usage. Default:
 	// 10s.
 	UsageFlushInterval Duration `yaml:"usage_flush_interval"`
+	// ExpiryWarning is how long before its expiry a key counts as expiring
+	// soon: the Settings list's notice, the CLI's status and
+	// gatehouse_keys_expiring_soon (GATEHOUSE_EXPIRY_WARNING). Default:
+	// 168h (7 days).
+	ExpiryWarning Duration `yaml:"expiry_warning"`
 	// SecureCookies marks the Settings session cookie Secure; set it when a
 	// TLS-terminating proxy stands in front (GATEHOUSE_SECURE_COOKIES).
 	// Default: false (the cookie is Secure anyway on TLS connections).
@@ -130,6 +135,7 @@ func Default() *Config {
 		ShutdownTimeout:    Duration(15 * time.Second),
 		StoreOutageGrace:   Duration(5 * time.Minute),
 		UsageFlushInterval: Duration(10 * time.Second),
+		ExpiryWarning:      Duration(gatehouse.DefaultExpiryWarning),
 		LogFormat:          "text",
 	}
 }
@@ -188,6 +194,7 @@ var Env = []struct{ Var, Key string }{
 	{"GATEHOUSE_SHUTDOWN_TIMEOUT", "shutdown_timeout"},
 	{"GATEHOUSE_STORE_OUTAGE_GRACE", "store_outage_grace"},
 	{"GATEHOUSE_USAGE_FLUSH_INTERVAL", "usage_flush_interval"},
+	{"GATEHOUSE_EXPIRY_WARNING", "expiry_warning"},
 	{"GATEHOUSE_SECURE_COOKIES", "secure_cookies"},
 	{"GATEHOUSE_LOG_FORMAT", "log_format"},
 	{"GATEHOUSE_ROUTES", "routes"},
@@ -281,6 +288,7 @@ func (c *Config) Validate() error {
 		{key: "shutdown_timeout", v: c.ShutdownTimeout},
 		{key: "store_outage_grace", v: c.StoreOutageGrace},
 		{key: "usage_flush_interval", v: c.UsageFlushInterval, min: 100 * time.Millisecond, why: "each flush writes to the store"},
+		{key: "expiry_warning", v: c.ExpiryWarning},
 	} {
 		switch {
 		case d.v <= 0:

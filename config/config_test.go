@@ -55,7 +55,7 @@ routes:
     public: true
     timeout: 5s
 `)
-	env := map[string]string{"GATEHOUSE_LISTEN": "127.0.0.1:9100", "GATEHOUSE_SHUTDOWN_TIMEOUT": "3s", "GATEHOUSE_USAGE_FLUSH_INTERVAL": "1m"}
+	env := map[string]string{"GATEHOUSE_LISTEN": "127.0.0.1:9100", "GATEHOUSE_SHUTDOWN_TIMEOUT": "3s", "GATEHOUSE_USAGE_FLUSH_INTERVAL": "1m", "GATEHOUSE_EXPIRY_WARNING": "72h"}
 	c, err := config.Load(p, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +68,9 @@ routes:
 	}
 	if got, want := time.Duration(c.UsageFlushInterval), time.Minute; got != want {
 		t.Errorf("UsageFlushInterval = %v, want %v", got, want)
+	}
+	if got, want := time.Duration(c.ExpiryWarning), 72*time.Hour; got != want {
+		t.Errorf("ExpiryWarning = %v, want %v", got, want)
 	}
 	if got, want := c.DefaultRateLimit.Requests, 100; got != want {
 		t.Errorf("DefaultRateLimit.Requests = %d, want %d", got, want)
@@ -122,6 +125,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"route bad upstream", "routes:\n  - name: a\n    path: /a\n    upstream: ftp://x\n    scope: a\n", "routes[0].upstream"},
 		{"route trailing slash", "routes:\n  - name: a\n    path: /a/\n    upstream: http://127.0.0.1:1/a\n    scope: a\n", "routes[0].path"},
 		{"route dot segment", "routes:\n  - name: a\n    path: /a/../b\n    upstream: http://127.0.0.1:1/a\n    scope: a\n", "routes[0].path"},
+		{"zero expiry warning", "expiry_warning: 0s\n", "expiry_warning"},
 		{"usage flush too often", "usage_flush_interval: 10ms\n", "usage_flush_interval"},
 		{"route control character", "routes:\n  - name: a\n    path: \"/a\\tb\"\n    upstream: http://127.0.0.1:1/a\n    scope: a\n", "control characters"},
 		{"route reserved path", "routes:\n  - name: a\n    path: /api/v2/api-keys\n    upstream: http://127.0.0.1:1/a\n    scope: a\n", "never proxied"},

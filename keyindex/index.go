@@ -20,7 +20,10 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultPollInterval   = 250 * time.Millisecond
+	// DefaultPollInterval: a poll reads one row (the revision), so a key
+	// made by the CLI or another node works within 100 ms even without
+	// PostgreSQL's NOTIFY.
+	DefaultPollInterval   = 100 * time.Millisecond
 	DefaultResyncInterval = 5 * time.Minute
 	DefaultMaxStale       = 5 * time.Minute
 )
@@ -43,6 +46,9 @@ type Options struct {
 	// sync while the store cannot be reached (see Usable). Default
 	// DefaultMaxStale.
 	MaxStale time.Duration
+	// ExpiryWarning is how close to its expiry a key counts in
+	// gatehouse_keys_expiring_soon. Default gatehouse.DefaultExpiryWarning.
+	ExpiryWarning time.Duration
 	// Now returns the current time. If nil, time.Now is used.
 	Now func() time.Time
 	// Registerer, if not nil, receives the index's metrics.
@@ -88,6 +94,9 @@ func New(store gatehouse.KeyStore, opts Options) *Index {
 	}
 	if opts.MaxStale <= 0 {
 		opts.MaxStale = DefaultMaxStale
+	}
+	if opts.ExpiryWarning <= 0 {
+		opts.ExpiryWarning = gatehouse.DefaultExpiryWarning
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -8,10 +8,6 @@ import (
 	"gatehouse"
 )
 
-// ExpiringSoon is how close to its expiry a key counts in the
-// gatehouse_keys_expiring_soon gauge.
-const ExpiringSoon = 7 * 24 * time.Hour
-
 type metrics struct {
 	syncErrors prometheus.Counter
 }
@@ -42,17 +38,17 @@ func (m *metrics) register(x *Index, reg prometheus.Registerer) {
 		}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "gatehouse_keys_expiring_soon",
-			Help: "Keys that expire within 7 days and have not expired yet.",
+			Help: "Keys that expire within the expiry warning window (expiry_warning, 7 days by default) and have not expired yet.",
 		}, func() float64 { return float64(x.expiringSoon(x.now())) }),
 	)
 }
 
-// expiringSoon counts the keys that expire within ExpiringSoon of now.
+// expiringSoon counts the keys that expire within the warning window of
+// now.
 func (x *Index) expiringSoon(now time.Time) int {
 	n := 0
-	limit := now.Add(ExpiringSoon)
 	x.tab.Load().each(func(k *gatehouse.APIKey) bool {
-		if k.ValidUntil != nil && k.ValidUntil.After(now) && !k.ValidUntil.After(limit) {
+		if k.ExpiresWithin(now, x.opts.ExpiryWarning) {
 			n++
 		}
 		return true

@@ -106,13 +106,11 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 	s.registry.MustRegister(s.requests, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	s.index = keyindex.New(s.store, keyindex.Options{
-		Logger: s.log,
-		// A cheap query (one row): a key made by the CLI works within
-		// 100 ms. PostgreSQL also wakes the index at once by NOTIFY.
-		PollInterval: 100 * time.Millisecond,
-		MaxStale:     time.Duration(cfg.StoreOutageGrace),
-		Now:          s.now,
-		Registerer:   s.registry,
+		Logger:        s.log,
+		MaxStale:      time.Duration(cfg.StoreOutageGrace),
+		ExpiryWarning: time.Duration(cfg.ExpiryWarning),
+		Now:           s.now,
+		Registerer:    s.registry,
 	})
 	if err := s.index.Load(ctx); err != nil {
 		return nil, fmt.Errorf("load keys: %w", err)
@@ -193,6 +191,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 		Now:           s.now,
 		Logger:        s.log,
 		SecureCookies: cfg.SecureCookies,
+		ExpiryWarning: time.Duration(cfg.ExpiryWarning),
 		BodyTimeout:   time.Duration(cfg.ReadHeaderTimeout),
 	}
 	if err := ui.Init(); err != nil {

@@ -63,11 +63,9 @@ func (u *UI) listData(r *http.Request) (*keysData, error) {
 	d := &keysData{Title: "API Keys", Session: sessionOf(r), Total: total, Shown: len(list), Tomorrow: now.UTC().AddDate(0, 0, 1).Format(time.DateOnly)}
 	for _, k := range list {
 		row := keyRow{ID: k.ID, Name: k.Name, ValidUntil: k.ValidUntil, Expired: k.Expired(now), Scopes: strings.Join(k.Scopes.Strings(), ", ")}
-		if k.ValidUntil != nil && !row.Expired {
-			if left := k.ValidUntil.Sub(now); left <= 7*24*time.Hour {
-				row.ExpiresSoon = true
-				row.ExpiresInDays = int(left.Hours()/24 + 0.999)
-			}
+		if k.ExpiresWithin(now, u.expiryWarning()) {
+			row.ExpiresSoon = true
+			row.ExpiresInDays = int(k.ValidUntil.Sub(now).Hours()/24 + 0.999)
 		}
 		d.Rows = append(d.Rows, row)
 	}

@@ -67,6 +67,9 @@ type UI struct {
 	// did not arrive over TLS (set it behind a TLS-terminating proxy). If
 	// false, the cookie is Secure only on requests that came over TLS.
 	SecureCookies bool
+	// ExpiryWarning is how long before its expiry the list says a key
+	// "Expires in N days". Zero means gatehouse.DefaultExpiryWarning.
+	ExpiryWarning time.Duration
 	// BodyTimeout is how long a client has to send a form, so that a
 	// stalled body does not hold a connection. Zero means 10s.
 	BodyTimeout time.Duration
@@ -247,4 +250,11 @@ func formatDateTime(t *time.Time) string {
 		return "never"
 	}
 	return t.UTC().Format("Jan 2, 2006 15:04 UTC")
+}
+
+func (u *UI) expiryWarning() time.Duration {
+	if u.ExpiryWarning > 0 {
+		return u.ExpiryWarning
+	}
+	return gatehouse.DefaultExpiryWarning
 }

@@ -20,6 +20,8 @@ import (
 type keyTool struct {
 	svc   *keys.Service
 	store gatehouse.KeyStore
+	// expiryWarning is the config's expiry_warning, for "expires soon".
+	expiryWarning time.Duration
 }
 
 func (a *app) openKeys(ctx context.Context, cfgPath string) (*keyTool, error) {
@@ -42,7 +44,8 @@ func (a *app) openKeys(ctx context.Context, cfgPath string) (*keyTool, error) {
 		known[s] = true
 	}
 	return &keyTool{
-		store: store,
+		store:         store,
+		expiryWarning: time.Duration(cfg.ExpiryWarning),
 		svc: &keys.Service{
 			Store:      store,
 			Sealer:     sealer,
@@ -151,12 +154,14 @@ func (a *app) keysList(ctx context.Context, args []string) error {
 	defer t.Close()
 	now := time.Now()
 	views := []keys.View{}
+	var list []*gatehouse.APIKey
 	for offset := 0; ; {
 		page, total, err := t.svc.List(ctx, offset, 1000)
 		if err != nil {
 			return appError(err)
 		}
 		for _, k := range page {
+			list = append(list, k)
 			views = append(views, keys.NewView(k, now))
 		}
 		offset += len(page)
@@ -173,8 +178,8 @@ func (a *app) keysList(ctx context.Context, args []string) error {
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tID\tVALID UNTIL\tSTATUS\tSCOPES\tLAST USED")
-	for _, v := range views {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, v.ID, timeText(v.ValidUntil), status(v, now), strings.Join(v.Scopes, ","), timeText(v.LastUsedAt))
+	for i, v := range views {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, v.ID, timeText(v.ValidUntil), status(list[i], now, t.expiryWarning), strings.Join(v.Scopes, ","), timeText(v.LastUsedAt))
 	}
 	return tw.Flush()
 }
@@ -210,7 +215,7 @@ func (a *app) keysShow(ctx context.Context, args []string) error {
 	}
 	for _, row := range [][2]string{
 		{"Name", v.Name}, {"ID", v.ID}, {"Key", v.KeyHint},
-		{"Valid until", timeText(v.ValidUntil)}, {"Status", status(v, now)},
+		{"Valid until", timeText(v.ValidUntil)}, {"Status", status(k, now, t.expiryWarning)},
 		{"Scopes", strings.Join(v.Scopes, " ")}, {"Rate limit", rate},
 		{"Created", v.CreatedAt.Format(time.RFC3339) + " by " + v.CreatedBy},
 		{"Last used", timeText(v.LastUsedAt)},
@@ -331,11 +336,11 @@ func timeText(t *time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-func status(v keys.View, now time.Time) string {
+func status(k *gatehouse.APIKey, now time.Time, window time.Duration) string {
 	switch {
-	case v.Expired:
+	case k.Expired(now):
 		return "EXPIRED"
-	case v.ValidUntil != nil && v.ValidUntil.Sub(now) < 7*24*time.Hour:
+	case k.ExpiresWithin(now, window):
 		return "expires soon"
 	}
 	return "active"
