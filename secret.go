@@ -95,6 +95,55 @@ func WellFormed(s string) bool {
 	return diff == 0
 }
 
+// keyShapeMin is how many base62 characters after the prefix make
+// FindKeyShape take a string for a key or a part of one.
+const keyShapeMin = 4
+
+// FindKeyShape returns where s first holds something shaped like an API
+// key, or a part of one, so that it can be kept out of logs and headers:
+// the prefix "gth_" in any case (a key upper-cased by some tool can be
+// restored by trying the case of each letter against its checksum),
+// followed by at least four base62 characters. s[start:end] is the first
+// such prefix with every base62 character after it, and with any such
+// shape that begins in its last three characters ("gth_abgth_..."); start
+// and end are -1 when s holds none. It does not allocate.
+func FindKeyShape[S ~string | ~[]byte](s S) (start, end int) {
+	for i := range len(s) {
+		if end = keyShapeAt(s, i); end >= 0 {
+			for next := end; next >= 0; next = keyShapeAt(s, end-(len(KeyPrefix)-1)) {
+				end = next
+			}
+			return i, end
+		}
+	}
+	return -1, -1
+}
+
+// keyShapeAt returns the end of the key shape (see FindKeyShape) that
+// starts at s[i], or -1.
+func keyShapeAt[S ~string | ~[]byte](s S, i int) int {
+	if len(s)-i < len(KeyPrefix)+keyShapeMin {
+		return -1
+	}
+	for k := 0; k < len(KeyPrefix); k++ {
+		c := s[i+k]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != KeyPrefix[k] {
+			return -1
+		}
+	}
+	j := i + len(KeyPrefix)
+	for j < len(s) && base62Index(s[j]) >= 0 {
+		j++
+	}
+	if j-i-len(KeyPrefix) < keyShapeMin {
+		return -1
+	}
+	return j
+}
+
 // Reveal returns the plain key. Call it only where the contract allows the
 // plain key to appear: the answer to a create or a reveal.
 func (k Secret) Reveal() string { return k.s }

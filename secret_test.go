@@ -130,3 +130,38 @@ func TestChecksumIsCRC32(t *testing.T) {
 		t.Errorf("WellFormed(%q) = false, want true", key)
 	}
 }
+
+func TestFindKeyShape(t *testing.T) {
+	t.Parallel()
+	key := gatehouse.NewSecret().Reveal()
+	tests := []struct {
+		s          string
+		start, end int
+	}{
+		{"", -1, -1},
+		{"/api/v2/assets/158", -1, -1},
+		{"gth_", -1, -1},
+		{"gth_abc", -1, -1},
+		{"gth_abc-", -1, -1},
+		{"gth_abcd", 0, 8},
+		{"x/gth_abcd/y", 2, 10},
+		{"GTH_abcd", 0, 8},
+		{"gTh_abcd", 0, 8},
+		{"length_desc", 3, 11},
+		{key, 0, len(key)},
+		{"id:" + key + ".1", 3, 3 + len(key)},
+		// A shape that begins in the last characters of another is taken in.
+		{"gth_ab" + key, 0, 6 + len(key)},
+		{"gth_abcd" + "gth_" + "efgh" + "gth_ijkl", 0, 24},
+		{"gth_gth_abcd", 4, 12},
+		{"gth_abcdgth_ab", 0, 11},
+	}
+	for _, tt := range tests {
+		if start, end := gatehouse.FindKeyShape(tt.s); start != tt.start || end != tt.end {
+			t.Errorf("FindKeyShape(%q) = %d, %d; want %d, %d", tt.s, start, end, tt.start, tt.end)
+		}
+		if start, end := gatehouse.FindKeyShape([]byte(tt.s)); start != tt.start || end != tt.end {
+			t.Errorf("FindKeyShape([]byte(%q)) = %d, %d; want %d, %d", tt.s, start, end, tt.start, tt.end)
+		}
+	}
+}
