@@ -184,12 +184,14 @@ func (g *gateway) checkLogs(t *testing.T) {
 	logs := g.logs()
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	found := false
 	for _, s := range g.secrets {
 		if strings.Contains(logs, s) || len(s) > 24 && strings.Contains(logs, s[4:24]) {
 			t.Errorf("the gateway's log holds the plain key %s…", s[:8])
+			found = true
 		}
 	}
-	if len(g.secrets) > 0 {
+	if len(g.secrets) > 0 && !found {
 		t.Logf("log scan: %d bytes of log, %d plain keys, none found", len(logs), len(g.secrets))
 	}
 }
