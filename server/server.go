@@ -83,7 +83,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 		}
 	}()
 
-	if s.store, err = OpenStore(ctx, cfg.Storage); err != nil {
+	if s.store, err = openStore(ctx, cfg.Storage, s.log); err != nil {
 		return nil, err
 	}
 	if pg, ok := s.store.(*postgres.Store); ok {
@@ -220,7 +220,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 
 // OpenStore opens the store named by a storage setting.
 func OpenStore(ctx context.Context, storage string) (gatehouse.KeyStore, error) {
-	return openStore(ctx, storage)
+	return openStore(ctx, storage, nil)
 }
 
 // DataHandler returns the handler of the data plane's listener (listen).

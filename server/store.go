@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"gatehouse"
@@ -10,10 +11,12 @@ import (
 	"gatehouse/sqlite"
 )
 
-func openStore(ctx context.Context, storage string) (gatehouse.KeyStore, error) {
+// openStore opens the store named by a storage setting; log, if not nil,
+// receives the SQLite store's warnings about the modes of its files.
+func openStore(ctx context.Context, storage string, log *slog.Logger) (gatehouse.KeyStore, error) {
 	switch {
 	case strings.HasPrefix(storage, "sqlite:"):
-		st, err := sqlite.Open(ctx, strings.TrimPrefix(storage, "sqlite:"))
+		st, err := sqlite.OpenWith(ctx, strings.TrimPrefix(storage, "sqlite:"), sqlite.Options{Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite store: %w", err)
 		}

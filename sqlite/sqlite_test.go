@@ -1,11 +1,15 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -79,6 +83,91 @@ func TestOpenCreatesPrivateFiles(t *testing.T) {
 		if got := fi.Mode().Perm(); got != 0o600 {
 			t.Errorf("%s has mode %o, want 600", filepath.Base(path+suffix), got)
 		}
+	}
+}
+
+// TestOpenTightensLooseModes: a database whose files group or others may
+// read or write (another tool wrote them, say) opens, with its files made
+// 0600 and one warning for each, also those of a store open beside it.
+func TestOpenTightensLooseModes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	other := mustOpen(t, path) // keeps the -wal and -shm files in place
+	if err := other.CreateKey(ctx, newKey("one")); err != nil {
+		t.Fatal(err)
+	}
+	loose := map[string]os.FileMode{"": 0o644, "-wal": 0o664, "-shm": 0o606}
+	for suffix, mode := range loose {
+		if err := os.Chmod(path+suffix, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var logs bytes.Buffer
+	s, err := sqlite.OpenWith(ctx, path, sqlite.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatalf("OpenWith() = %v", err)
+	}
+	defer s.Close()
+	if err := s.CreateKey(ctx, newKey("two")); err != nil {
+		t.Fatal(err)
+	}
+	for suffix, mode := range loose {
+		fi, err := os.Stat(path + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o600 {
+			t.Errorf("%s has mode %04o after Open, want 0600", filepath.Base(path+suffix), got)
+		}
+		want := fmt.Sprintf("path=%s old_mode=%04o", path+suffix, mode)
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("no warning with %q in the log:\n%s", want, logs.String())
+		}
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != len(loose) {
+		t.Errorf("%d warnings, want %d:\n%s", n, len(loose), logs.String())
+	}
+
+	// Once private, the files are left alone and nothing is logged.
+	logs.Reset()
+	again, err := sqlite.OpenWith(ctx, path, sqlite.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Close()
+	if logs.Len() != 0 {
+		t.Errorf("a second Open logged:\n%s", logs.String())
+	}
+}
+
+// TestOpenRefusesModeItCannotChange: a database others may read, whose
+// mode cannot be changed, is refused rather than used as it is.
+func TestOpenRefusesModeItCannotChange(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("only root can keep a file's owner from changing its mode (chattr +i)")
+	}
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	makeReadOnly(t, path)
+	s, err = sqlite.Open(context.Background(), path)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open() of a 0644 database whose mode cannot change succeeded")
+	}
+	if !strings.Contains(err.Error(), "chmod 600 "+path) {
+		t.Errorf("Open() = %v, want it to say how to fix the mode", err)
 	}
 }
 

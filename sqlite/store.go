@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -54,10 +55,25 @@ type Store struct {
 
 var _ gatehouse.KeyStore = (*Store)(nil)
 
-// Open opens the database at path, creating it (mode 0600) and its missing
-// parent directories (mode 0700) if needed, and brings its schema up to
-// date.
+// Options are what OpenWith takes beyond the path.
+type Options struct {
+	// Logger receives a warning for each file of the database whose mode
+	// OpenWith tightened. If nil, the warnings are discarded.
+	Logger *slog.Logger
+}
+
+// Open opens the database at path with zero Options; see OpenWith.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith opens the database at path, creating it (mode 0600) and its
+// missing parent directories (mode 0700) if needed, and brings its schema
+// up to date. An existing database, -wal or -shm file that group or others
+// may read or write (written by another tool, say) loses their
+// permissions (0644 becomes 0600), with a warning; if its mode cannot be
+// changed, OpenWith fails rather than use it.
+func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open sqlite store: no path")
 	}
@@ -68,12 +84,45 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := createFile(abs); err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := tightenModes(abs, log); err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
 	s := &Store{Now: time.Now, KeepChanges: DefaultKeepChanges, path: abs}
 	if err := s.open(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// tightenModes takes every permission of group and others from the
+// database file and its -wal and -shm files, those that exist, and logs a
+// warning for each file it changed. It runs before SQLite opens the
+// database: SQLite gives the -wal and -shm files it creates the database
+// file's mode, so those follow.
+func tightenModes(path string, log *slog.Logger) error {
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		old := fi.Mode().Perm()
+		if old&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(name, old&^0o077); err != nil {
+			return fmt.Errorf("%s has mode %04o, which lets others read or write it, and its mode cannot be changed (%w): run chmod 600 %s as its owner", name, old, err, name)
+		}
+		log.Warn("sqlite store: group or others could read or write a database file; took their permissions away",
+			"path", name, "old_mode", fmt.Sprintf("%04o", old), "mode", fmt.Sprintf("%04o", old&^0o077))
+	}
+	return nil
 }
 
 // createFile creates the directories leading to path (0700) and, when it
@@ -127,13 +176,6 @@ func (s *Store) open(ctx context.Context) error {
 	}
 	if err := s.migrate(ctx); err != nil {
 		return err
-	}
-	// SQLite gives the -wal and -shm files the database file's mode; make
-	// sure of it for files left by an older process.
-	for _, suffix := range []string{"-wal", "-shm"} {
-		if err := os.Chmod(s.path+suffix, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("chmod %s: %w", suffix, err)
-		}
 	}
 	return s.Ping(ctx)
 }
