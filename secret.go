@@ -108,7 +108,10 @@ const keyShapeMin = 4
 // shape that begins in its last three characters ("gth_abgth_..."); start
 // and end are -1 when s holds none. It does not allocate.
 func FindKeyShape[S ~string | ~[]byte](s S) (start, end int) {
-	for i := range len(s) {
+	for i := 0; i+len(KeyPrefix)+keyShapeMin <= len(s); i++ {
+		if s[i+len(KeyPrefix)-1] != '_' { // the cheap test first
+			continue
+		}
 		if end = keyShapeAt(s, i); end >= 0 {
 			for next := end; next >= 0; next = keyShapeAt(s, end-(len(KeyPrefix)-1)) {
 				end = next
