@@ -41,6 +41,10 @@ func TestHeaderTricks(t *testing.T) {
 		{name: "spoofed client address", request: get(k, "X-Real-IP: 10.0.0.1", "X-Client-IP: 10.0.0.1", "True-Client-IP: 10.0.0.1", "X-Cluster-Client-IP: 10.0.0.1", "Client-IP: 10.0.0.1", "X-Original-Forwarded-For: 10.0.0.1", "X-Forwarded-Port: 443", "X-Forwarded-Prefix: /admin", "X-Forwarded-Server: admin"), status: 200, upstream: up, keyID: id},
 		{name: "path override headers", request: get(k, "X-Original-URL: /v2/admin", "X-Rewrite-URL: /v2/admin", "X-Original-URI: /v2/admin"), status: 200, upstream: up, keyID: id},
 		{name: "method override with a read key", request: get(k, "X-HTTP-Method-Override: DELETE", "X-HTTP-Method: DELETE", "X-Method-Override: DELETE"), status: 200, upstream: up, keyID: id},
+		// CGI-style servers (wsgiref, PHP) read X_Forwarded_For as X-Forwarded-For.
+		{name: "underscore names", request: get(k, "X_Gatehouse_Key_Id: admin", "X_Forwarded_For: 10.0.0.1", "X_Real_IP: 10.0.0.1", "X_HTTP_Method_Override: DELETE", "X_Original_URL: /v2/admin", "x_gatehouse_key_name: root"), status: 200, upstream: up, keyID: id},
+		{name: "underscore names on a public route", request: req("GET", "/apps-public/h", "X_Gatehouse_Key_Id: admin", "X_Forwarded_For: 10.0.0.1", "X_Real_IP: 10.0.0.1", "X_HTTP_Method_Override: DELETE", "X_Original_URL: /v2/admin"), status: 200, upstream: "/apps-public/h"},
+		{name: "key under an underscore name too", request: get(k, "X_API_Key: "+key), status: 200, upstream: up, keyID: id},
 		{name: "h2c upgrade", request: get(k, "Upgrade: h2c", "HTTP2-Settings: AAMAAABkAAQAAP__", "Connection: Upgrade, HTTP2-Settings"), status: 200, upstream: up, keyID: id},
 		{name: "other upgrade", request: get(k, "Upgrade: tls/1.3", "Connection: Upgrade"), status: 200, upstream: up, keyID: id},
 		{name: "no key", request: get(), status: 401, code: "missing_key"},

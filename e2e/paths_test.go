@@ -260,8 +260,14 @@ func TestPathProperty(t *testing.T) {
 }
 
 // spoofed names the first header in h that only a client could have set to
-// claim an address, a method or a path the gateway did not authorise.
+// claim an address, a method or a path the gateway did not authorise, or
+// that a CGI-style server would read as one (any name holding _).
 func spoofed(h http.Header) string {
+	for name := range h {
+		if strings.Contains(name, "_") {
+			return name
+		}
+	}
 	for _, name := range []string{"X-Real-Ip", "X-Client-Ip", "True-Client-Ip", "X-Cluster-Client-Ip", "Client-Ip",
 		"X-Original-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server",
 		"X-Original-Url", "X-Rewrite-Url", "X-Original-Uri", "X-Http-Method-Override", "X-Http-Method", "X-Method-Override"} {

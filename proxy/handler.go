@@ -210,7 +210,10 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	hd := pr.Out.Header
 	delete(hd, keyauth.HeaderKey)
 	for name := range hd {
-		if spoofable[name] || strings.HasPrefix(name, "X-Gatehouse-") || strings.HasPrefix(name, "X-Forwarded-") {
+		// A name holding _ is dropped whatever it says (nginx's and
+		// Envoy's default): CGI-style servers (Python's wsgiref, PHP) read
+		// X_Gatehouse_Key_Id as X-Gatehouse-Key-Id.
+		if spoofable[name] || strings.HasPrefix(name, "X-Gatehouse-") || strings.HasPrefix(name, "X-Forwarded-") || strings.IndexByte(name, '_') >= 0 {
 			delete(hd, name)
 		}
 	}
