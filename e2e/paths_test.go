@@ -260,7 +260,8 @@ func TestPathProperty(t *testing.T) {
 }
 
 // spoofed names the first header in h that only a client could have set to
-// claim an address, a method or a path the gateway did not authorise, or
+// claim an address, a user, a method or a path the gateway did not
+// authorise, or
 // that a CGI-style server would read as one (any name holding _).
 func spoofed(h http.Header) string {
 	for name := range h {
@@ -270,7 +271,10 @@ func spoofed(h http.Header) string {
 	}
 	for _, name := range []string{"X-Real-Ip", "X-Client-Ip", "True-Client-Ip", "X-Cluster-Client-Ip", "Client-Ip",
 		"X-Original-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Server",
-		"X-Original-Url", "X-Rewrite-Url", "X-Original-Uri", "X-Http-Method-Override", "X-Http-Method", "X-Method-Override"} {
+		"X-Original-Url", "X-Rewrite-Url", "X-Original-Uri", "X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+		"X-Original-Method", "Remote-User", "X-Remote-User", "X-Authenticated-User", "X-Authenticated-Userid", "X-Forwarded-User",
+		"X-Forwarded-Email", "X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Groups", "Remote-Groups", "Remote-Email",
+		"Remote-Name", "X-Remote-Addr", "X-Remote-Ip", "X-Originating-Ip", "Remote-Addr"} {
 		if h.Get(name) != "" {
 			return name
 		}

@@ -188,14 +188,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // spoofable are request headers that upstream frameworks commonly trust to
-// name the client, or to override the method or path: a key allowed to read
-// /api/v2/assets must not make an upstream see a DELETE or another path, and
-// a client must not choose the address the upstream believes it came from.
-// They are dropped; the gateway sets X-Forwarded-For/Host/Proto itself.
+// name the client or the user, or to override the method or path: a key
+// allowed to read /api/v2/assets must not make an upstream see a DELETE or
+// another path, a client must not choose the address the upstream believes
+// it came from, and no client may name the user that an auth proxy
+// (Authelia, oauth2-proxy, Kong, Apache's REMOTE_USER) would have
+// authenticated. They are dropped, as are every X-Forwarded-* (the gateway
+// sets X-Forwarded-For/Host/Proto itself) and X-Auth-Request-* (oauth2-proxy's
+// user, email, groups and token).
 var spoofable = map[string]bool{
 	"X-Real-Ip": true, "X-Client-Ip": true, "True-Client-Ip": true, "X-Cluster-Client-Ip": true, "Client-Ip": true,
+	"X-Remote-Addr": true, "X-Remote-Ip": true, "X-Originating-Ip": true, "Remote-Addr": true,
 	"X-Original-Forwarded-For": true, "X-Original-Url": true, "X-Rewrite-Url": true, "X-Original-Uri": true,
-	"X-Http-Method-Override": true, "X-Http-Method": true, "X-Method-Override": true,
+	"X-Http-Method-Override": true, "X-Http-Method": true, "X-Method-Override": true, "X-Original-Method": true,
+	"Remote-User": true, "X-Remote-User": true, "X-Authenticated-User": true, "X-Authenticated-Userid": true,
+	"Remote-Groups": true, "Remote-Email": true, "Remote-Name": true,
 }
 
 func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
@@ -213,7 +220,8 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 		// A name holding _ is dropped whatever it says (nginx's and
 		// Envoy's default): CGI-style servers (Python's wsgiref, PHP) read
 		// X_Gatehouse_Key_Id as X-Gatehouse-Key-Id.
-		if spoofable[name] || strings.HasPrefix(name, "X-Gatehouse-") || strings.HasPrefix(name, "X-Forwarded-") || strings.IndexByte(name, '_') >= 0 {
+		if spoofable[name] || strings.HasPrefix(name, "X-Gatehouse-") || strings.HasPrefix(name, "X-Forwarded-") ||
+			strings.HasPrefix(name, "X-Auth-Request-") || strings.IndexByte(name, '_') >= 0 {
 			delete(hd, name)
 		}
 	}
