@@ -177,7 +177,7 @@ func TestScopeBoundary(t *testing.T) {
 		{name: "reader OPTIONS", request: req("OPTIONS", "/api/v2/assets/1", with(reader)), status: 200, upstream: "/v2/assets/1", keyID: readerID},
 		{name: "reader POST", request: withBody("POST", "/api/v2/assets/1", "application/json", `{}`, with(reader)), status: 403, code: "insufficient_scope"},
 		{name: "reader DELETE", request: req("DELETE", "/api/v2/assets/1", with(reader)), status: 403, code: "insufficient_scope"},
-		{name: "reader TRACE", request: req("TRACE", "/api/v2/assets/1", with(reader)), status: 403, code: "insufficient_scope"},
+		{name: "reader TRACE", request: req("TRACE", "/api/v2/assets/1", with(reader)), status: 405, code: "method_not_allowed"},
 		{name: "reader unknown method", request: req("PROPFIND", "/api/v2/assets/1", with(reader)), status: 403, code: "insufficient_scope"},
 		{name: "reader lower-case get", request: req("get", "/api/v2/assets/1", with(reader)), status: 403, code: "insufficient_scope"},
 		{name: "writer PUT", request: withBody("PUT", "/api/v2/assets/1", "application/json", `{"a":1}`, with(writer)), status: 200, upstream: "/v2/assets/1", keyID: writerID},

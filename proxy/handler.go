@@ -27,8 +27,8 @@ type Verifier interface {
 }
 
 // Handler is the data plane. It runs the contract's checks in order (path,
-// route, key, scope, rate) and forwards what passes. Fields must be set
-// before the first request; Init must be called once.
+// route, method, key, scope, rate) and forwards what passes. Fields must be
+// set before the first request; Init must be called once.
 type Handler struct {
 	// Table holds the routes. Required.
 	Table *Table
@@ -159,6 +159,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info.Route = route.Name
+	if refusedMethod(r.Method) {
+		w.Header().Set("Allow", allowedMethods)
+		fail(w, info, http.StatusMethodNotAllowed, gatehouse.EMethodNotAllowed, "CONNECT, TRACE and TRACK are never forwarded.")
+		return
+	}
 	fw := &forward{route: route, path: r.URL.Path}
 	ctx := r.Context()
 	if !route.Public {
@@ -186,6 +191,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, forwardKey{}, fw)))
 }
+
+// refusedMethod reports whether no upstream behind the gateway can mean the
+// method: CONNECT asks the upstream for a tunnel, TRACE (and IIS's TRACK)
+// echo the request back, cookies and identity headers included. Method
+// names are case-sensitive, but not to every server: any case is refused.
+// Other methods, WebDAV's among them, are the upstream's to judge.
+func refusedMethod(m string) bool {
+	switch len(m) {
+	case 5:
+		return strings.EqualFold(m, http.MethodTrace) || strings.EqualFold(m, "TRACK")
+	case 7:
+		return strings.EqualFold(m, http.MethodConnect)
+	}
+	return false
+}
+
+// allowedMethods is the Allow header of a refused method's 405: the methods
+// of HTTP that the gateway forwards (the upstream may allow fewer).
+const allowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 
 // spoofable are request headers that upstream frameworks commonly trust to
 // name the client or the user, or to override the method or path: a key

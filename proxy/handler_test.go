@@ -179,6 +179,8 @@ func TestContractTable(t *testing.T) {
 	}{
 		{"dot-dot", req("GET", "/api/v2/assets/../platform", k(reader)), 400, "bad_path"},
 		{"no route", req("GET", "/elsewhere", k(reader)), 404, "no_route"},
+		{"CONNECT, before the key", req("CONNECT", "/api/v2/assets"), 405, "method_not_allowed"},
+		{"TRACE", req("TRACE", "/api/v2/assets", k(writer)), 405, "method_not_allowed"},
 		{"missing key", req("GET", "/api/v2/assets"), 401, "missing_key"},
 		{"malformed key", req("GET", "/api/v2/assets", k("gth_abc")), 401, "invalid_key"},
 		{"unknown key", req("GET", "/api/v2/assets", k(unknown)), 401, "invalid_key"},
