@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -240,13 +241,20 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 
 	hd := pr.Out.Header
 	delete(hd, keyauth.HeaderKey)
-	for name := range hd {
+	for name, values := range hd {
+		switch {
 		// A name holding _ is dropped whatever it says (nginx's and
 		// Envoy's default): CGI-style servers (Python's wsgiref, PHP) read
 		// X_Gatehouse_Key_Id as X-Gatehouse-Key-Id.
-		if spoofable[name] || strings.HasPrefix(name, "X-Gatehouse-") || strings.HasPrefix(name, "X-Forwarded-") ||
-			strings.HasPrefix(name, "X-Auth-Request-") || strings.IndexByte(name, '_') >= 0 {
+		case spoofable[name] || strings.HasPrefix(name, "X-Gatehouse-") || strings.HasPrefix(name, "X-Forwarded-") ||
+			strings.HasPrefix(name, "X-Auth-Request-") || strings.IndexByte(name, '_') >= 0:
 			delete(hd, name)
+		case name == "Cookie":
+			if values = withoutSessionCookie(values); len(values) == 0 {
+				delete(hd, name)
+			} else {
+				hd[name] = values
+			}
 		}
 	}
 	if fw.key != nil {
@@ -265,8 +273,16 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 func (h *Handler) modifyResponse(resp *http.Response) error {
 	fw := resp.Request.Context().Value(forwardKey{}).(*forward)
 	fw.route.duration.Observe(time.Since(fw.start).Seconds())
-	// The upstream cannot set the gateway's identity headers on the answer.
+	// The upstream cannot set the gateway's identity headers on the
+	// answer, nor the Settings session cookie.
 	delete(resp.Header, keyauth.HeaderKey)
+	if sc := resp.Header["Set-Cookie"]; sc != nil {
+		if sc = slices.DeleteFunc(sc, setsSessionCookie); len(sc) == 0 {
+			delete(resp.Header, "Set-Cookie")
+		} else {
+			resp.Header["Set-Cookie"] = sc
+		}
+	}
 	if loc := resp.Header["Location"]; len(loc) == 1 {
 		if public, ok := fw.route.publicLocation(loc[0]); ok {
 			loc[0] = public
@@ -286,6 +302,49 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 		fw.unwatch = func() { stop(); cancel() }
 	}
 	return nil
+}
+
+// withoutSessionCookie returns the values of a request's Cookie headers
+// without the Settings session cookie, every other cookie kept byte for
+// byte and in order; a value left empty is dropped. Values that cannot hold
+// the session cookie are returned as they are, without allocating.
+func withoutSessionCookie(values []string) []string {
+	i := slices.IndexFunc(values, func(v string) bool { return strings.Contains(v, gatehouse.SessionCookie) })
+	if i < 0 {
+		return values
+	}
+	out := slices.Clone(values[:i])
+	for _, v := range values[i:] {
+		var kept []string
+		for pair := range strings.SplitSeq(v, ";") {
+			if cookieName(pair) != gatehouse.SessionCookie {
+				kept = append(kept, pair)
+			}
+		}
+		if v = strings.TrimLeft(strings.Join(kept, ";"), " \t"); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// setsSessionCookie reports whether the value of a Set-Cookie header sets
+// the Settings session cookie.
+func setsSessionCookie(v string) bool {
+	if !strings.Contains(v, gatehouse.SessionCookie) {
+		return false
+	}
+	pair, _, _ := strings.Cut(v, ";")
+	return cookieName(pair) == gatehouse.SessionCookie
+}
+
+// cookieName returns the name of a cookie pair of a Cookie or Set-Cookie
+// header as browsers read it: trimmed of spaces and tabs (RFC 6265 §5.2),
+// and case-sensitive. A pair without = is taken as all name, which drops
+// more than a browser would read as that cookie, never less.
+func cookieName(pair string) string {
+	name, _, _ := strings.Cut(pair, "=")
+	return strings.Trim(name, " \t")
 }
 
 // longLived reports whether an answer may last: an upgrade, or a body of

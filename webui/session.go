@@ -14,9 +14,6 @@ import (
 	"gatehouse"
 )
 
-// cookieName is the session cookie.
-const cookieName = "gatehouse_session"
-
 // session is a signed, self-contained login: any gateway node that holds
 // the same master key accepts it, until it expires or the store's
 // SessionsAfter of its user passes its issue time (logout, new password).
@@ -91,7 +88,7 @@ func (sess *session) validCSRF(token string) bool {
 // issued after the last logout of its user (or the user's replacement) on
 // any node. A user who is gone has no session.
 func (u *UI) current(r *http.Request) (*session, bool) {
-	c, err := r.Cookie(cookieName)
+	c, err := r.Cookie(gatehouse.SessionCookie)
 	if err != nil {
 		return nil, false
 	}
@@ -129,7 +126,7 @@ func (u *UI) SessionAuth(r *http.Request) (user string, ok bool, err error) {
 
 func (u *UI) setCookie(w http.ResponseWriter, r *http.Request, value string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{
-		Name:     cookieName,
+		Name:     gatehouse.SessionCookie,
 		Value:    value,
 		Path:     "/",
 		Expires:  expires,
@@ -141,6 +138,6 @@ func (u *UI) setCookie(w http.ResponseWriter, r *http.Request, value string, exp
 }
 
 func (u *UI) clearCookie(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: gatehouse.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		Secure: u.SecureCookies || r.TLS != nil, SameSite: http.SameSiteStrictMode})
 }
