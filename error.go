@@ -17,6 +17,7 @@ const (
 	EUnauthorized      = "unauthorized"
 	EForbidden         = "forbidden"
 	ETooLarge          = "request_too_large"
+	EBodyTimeout       = "body_timeout"
 	EUnsupportedMedia  = "unsupported_media_type"
 	EMethodNotAllowed  = "method_not_allowed"
 	EBadPath           = "bad_path"

@@ -54,6 +54,12 @@ type Config struct {
 	// ReadHeaderTimeout cuts off clients slow to send headers
 	// (GATEHOUSE_READ_HEADER_TIMEOUT). Default: 10s.
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// BodyTimeout cuts a request body to an upstream that sends nothing
+	// for this long (silence between reads, not the whole body's time):
+	// the upstream request is aborted and the client, if nothing was
+	// answered yet, gets 408 body_timeout (GATEHOUSE_BODY_TIMEOUT).
+	// Default: 60s.
+	BodyTimeout Duration `yaml:"body_timeout"`
 	// ShutdownTimeout is how long SIGTERM waits for in-flight requests
 	// (GATEHOUSE_SHUTDOWN_TIMEOUT). Default: 15s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
@@ -132,6 +138,7 @@ func Default() *Config {
 		Storage:            "sqlite:./gatehouse-data/gatehouse.db",
 		SecretKeyFile:      "./gatehouse-data/secret.key",
 		ReadHeaderTimeout:  Duration(10 * time.Second),
+		BodyTimeout:        Duration(60 * time.Second),
 		ShutdownTimeout:    Duration(15 * time.Second),
 		StoreOutageGrace:   Duration(5 * time.Minute),
 		UsageFlushInterval: Duration(10 * time.Second),
@@ -191,6 +198,7 @@ var Env = []struct{ Var, Key string }{
 	{"GATEHOUSE_REDIS", "redis"},
 	{"GATEHOUSE_RATE_LIMIT", "rate_limit"},
 	{"GATEHOUSE_READ_HEADER_TIMEOUT", "read_header_timeout"},
+	{"GATEHOUSE_BODY_TIMEOUT", "body_timeout"},
 	{"GATEHOUSE_SHUTDOWN_TIMEOUT", "shutdown_timeout"},
 	{"GATEHOUSE_STORE_OUTAGE_GRACE", "store_outage_grace"},
 	{"GATEHOUSE_USAGE_FLUSH_INTERVAL", "usage_flush_interval"},
@@ -285,6 +293,7 @@ func (c *Config) Validate() error {
 		why string
 	}{
 		{key: "read_header_timeout", v: c.ReadHeaderTimeout},
+		{key: "body_timeout", v: c.BodyTimeout},
 		{key: "shutdown_timeout", v: c.ShutdownTimeout},
 		{key: "store_outage_grace", v: c.StoreOutageGrace},
 		{key: "usage_flush_interval", v: c.UsageFlushInterval, min: 100 * time.Millisecond, why: "each flush writes to the store"},

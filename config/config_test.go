@@ -34,6 +34,9 @@ func TestLoadDefaults(t *testing.T) {
 	if got, want := time.Duration(c.ShutdownTimeout), 15*time.Second; got != want {
 		t.Errorf("ShutdownTimeout = %v, want %v", got, want)
 	}
+	if got, want := time.Duration(c.BodyTimeout), 60*time.Second; got != want {
+		t.Errorf("BodyTimeout = %v, want %v", got, want)
+	}
 	if !c.DefaultRateLimit.IsZero() {
 		t.Errorf("DefaultRateLimit = %v, want none", c.DefaultRateLimit)
 	}
@@ -55,7 +58,7 @@ routes:
     public: true
     timeout: 5s
 `)
-	env := map[string]string{"GATEHOUSE_LISTEN": "127.0.0.1:9100", "GATEHOUSE_SHUTDOWN_TIMEOUT": "3s", "GATEHOUSE_USAGE_FLUSH_INTERVAL": "1m", "GATEHOUSE_EXPIRY_WARNING": "72h"}
+	env := map[string]string{"GATEHOUSE_LISTEN": "127.0.0.1:9100", "GATEHOUSE_SHUTDOWN_TIMEOUT": "3s", "GATEHOUSE_USAGE_FLUSH_INTERVAL": "1m", "GATEHOUSE_EXPIRY_WARNING": "72h", "GATEHOUSE_BODY_TIMEOUT": "90s"}
 	c, err := config.Load(p, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +74,9 @@ routes:
 	}
 	if got, want := time.Duration(c.ExpiryWarning), 72*time.Hour; got != want {
 		t.Errorf("ExpiryWarning = %v, want %v", got, want)
+	}
+	if got, want := time.Duration(c.BodyTimeout), 90*time.Second; got != want {
+		t.Errorf("BodyTimeout = %v, want %v", got, want)
 	}
 	if got, want := c.DefaultRateLimit.Requests, 100; got != want {
 		t.Errorf("DefaultRateLimit.Requests = %d, want %d", got, want)
@@ -119,6 +125,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"bad rate", "rate_limit: fast\n", "rate_limit"},
 		{"bad duration", "shutdown_timeout: soon\n", "soon"},
 		{"negative duration", "read_header_timeout: -1s\n", "read_header_timeout"},
+		{"zero body timeout", "body_timeout: 0s\n", "body_timeout"},
+		{"bad body timeout", "body_timeout: 1 minute\n", "1 minute"},
 		{"bad redis", "redis: 127.0.0.1:6379\n", "redis"},
 		{"bad log format", "log_format: xml\n", "log_format"},
 		{"route without scope", "routes:\n  - name: a\n    path: /a\n    upstream: http://127.0.0.1:1/a\n", "routes[0].scope"},

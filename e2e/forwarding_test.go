@@ -1,10 +1,15 @@
 package e2e_test
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"testing"
+	"time"
 
 	"gatehouse/config"
 )
@@ -136,4 +141,103 @@ func TestUpstreamCannotSetTheSessionCookie(t *testing.T) {
 	if r := g.one(t, req("GET", "/cookies/only-session", apiKey(key))); r.Status != 200 || r.Header["Set-Cookie"] != nil {
 		t.Errorf("only the session cookie: %v with Set-Cookie %q, want 200 with none", r, r.Header["Set-Cookie"])
 	}
+}
+
+// bodyRead is what an upstream read of a request body: the bytes and the
+// error that ended the read (nil at the body's end).
+type bodyRead struct {
+	body string
+	err  error
+}
+
+// TestBodyTimeout: a request body that sends nothing for body_timeout
+// (300ms here) is cut: the client gets 408 body_timeout and the upstream
+// sees its request aborted. A slow but steady body passes, and so does a
+// whole body whose upstream then takes longer than body_timeout to answer.
+func TestBodyTimeout(t *testing.T) {
+	t.Parallel()
+	reads := make(chan bodyRead, 10)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		reads <- bodyRead{string(b), err}
+		if err != nil {
+			return
+		}
+		if r.URL.Path == "/slow-answer" {
+			select { // longer than body_timeout, on purpose
+			case <-time.After(700 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		io.WriteString(w, "got "+string(b))
+	}))
+	t.Cleanup(up.Close)
+	g := startGateway(t, func(c *config.Config) {
+		c.BodyTimeout = config.Duration(300 * time.Millisecond)
+		c.Routes = append(c.Routes,
+			config.Route{Name: "uploads", Path: "/uploads", Upstream: up.URL, Public: true},
+			config.Route{Name: "keyed-uploads", Path: "/keyed-uploads", Upstream: up.URL, Scope: "uploads"})
+	})
+	_, key := g.key(t, "writer", "uploads:write")
+	// upstreamRead waits for what the upstream read of the body.
+	upstreamRead := func(name string) bodyRead {
+		t.Helper()
+		select {
+		case r := <-reads:
+			return r
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: the upstream did not finish reading the body within 5s", name)
+			return bodyRead{}
+		}
+	}
+
+	for _, tt := range []struct{ name, request string }{
+		{"stalled after 2 of 100 bytes", "POST /uploads/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\nab"},
+		{"stalled chunked body", "POST /uploads/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n"},
+		{"stalled on a keyed route", "POST /keyed-uploads/x HTTP/1.1\r\nHost: gw\r\nX-API-Key: " + key + "\r\nContent-Length: 100\r\n\r\nab"},
+	} {
+		start := time.Now()
+		r := g.one(t, tt.request) // which sends nothing more
+		took := time.Since(start)
+		if r.Status != 408 || r.code() != "body_timeout" || took > 2*time.Second {
+			t.Errorf("%s: %v after %v, want 408 body_timeout after about 300ms", tt.name, r, took.Round(time.Millisecond))
+		}
+		if got := upstreamRead(tt.name); got.err == nil || got.body != "ab" {
+			t.Errorf("%s: the upstream read %q, %v; want ab and its request aborted", tt.name, got.body, got.err)
+		}
+		t.Logf("%s: %d after %v", tt.name, r.Status, took.Round(time.Millisecond))
+	}
+
+	// 10 bytes, one every 100ms: never 300ms of silence.
+	c, err := net.Dial("tcp", g.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /uploads/steady HTTP/1.1\r\nHost: gw\r\nContent-Length: 10\r\nConnection: close\r\n\r\n")
+	tick := time.NewTicker(100 * time.Millisecond) // the client's pace
+	defer tick.Stop()
+	for i := range 10 {
+		<-tick.C
+		io.WriteString(c, fmt.Sprint(i))
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("steady body: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(b) != "got 0123456789" {
+		t.Errorf("steady body: %d %q, want 200 got 0123456789", resp.StatusCode, b)
+	}
+	if got := upstreamRead("steady body"); got.err != nil || got.body != "0123456789" {
+		t.Errorf("steady body: the upstream read %q, %v", got.body, got.err)
+	}
+
+	// The whole body sent; the upstream answers after 700ms.
+	if r := g.one(t, withBody("POST", "/uploads/slow-answer", "text/plain", "abc")); r.Status != 200 || r.Body != "got abc" {
+		t.Errorf("slow answer after a whole body: %v, want 200 got abc", r)
+	}
+	upstreamRead("slow answer")
 }

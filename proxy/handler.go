@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -45,6 +46,13 @@ type Handler struct {
 	// Timeout. A Transport set here serves every route and must bound its
 	// waits itself.
 	Transport http.RoundTripper
+	// BodyTimeout cuts a request body that sends nothing for this long
+	// (silence while the body is read, not the whole body's time): the
+	// upstream request is aborted and the client, if nothing was answered
+	// yet, gets 408 body_timeout. It is a read deadline on the client's
+	// connection, extended before each read of the body, so requests
+	// without a body pay nothing. Zero means no deadline.
+	BodyTimeout time.Duration
 	// Logger receives upstream errors. If nil, they are discarded.
 	Logger *slog.Logger
 	// Registerer receives gatehouse_proxy_upstream_duration_seconds. If
@@ -123,15 +131,31 @@ type forward struct {
 	bodyErr atomic.Pointer[error]
 }
 
-// clientBody remembers why reading the client's request body failed.
+// clientBody remembers why reading the client's request body failed, and
+// holds the body to its timeout.
 type clientBody struct {
 	io.ReadCloser
 	fw *forward
+	// w sets the read deadline of the client's connection when timeout is
+	// not zero.
+	w       http.ResponseWriter
+	timeout time.Duration
 }
 
 func (b *clientBody) Read(p []byte) (int, error) {
+	if b.timeout > 0 {
+		// From now, not from the last read: a body the transport reads
+		// slowly (a slow upstream) is not the client's silence.
+		http.NewResponseController(b.w).SetReadDeadline(time.Now().Add(b.timeout))
+	}
 	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF {
+	switch {
+	case err == io.EOF && b.timeout > 0:
+		// The server now reads the connection to notice a client that
+		// goes away; that read must not time out while the upstream
+		// takes its time to answer.
+		http.NewResponseController(b.w).SetReadDeadline(time.Time{})
+	case err != nil && err != io.EOF:
 		b.fw.bodyErr.Store(&err)
 	}
 	return n, err
@@ -182,7 +206,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	stripUpgrade(r.Header, route.WebSocket)
 	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = &clientBody{ReadCloser: r.Body, fw: fw}
+		r.Body = &clientBody{ReadCloser: r.Body, fw: fw, w: w, timeout: h.BodyTimeout}
 	}
 	fw.start = time.Now()
 	defer func() {
@@ -358,6 +382,11 @@ func (h *Handler) errorHandler(w http.ResponseWriter, r *http.Request, err error
 	info := gatehouse.RequestInfoFromContext(r.Context())
 	fw.route.duration.Observe(time.Since(fw.start).Seconds())
 	switch {
+	case fw.bodyErr.Load() != nil && errors.Is(*fw.bodyErr.Load(), os.ErrDeadlineExceeded):
+		// The server cancelled the request's context when the read failed;
+		// the connection can still carry the answer, not another request.
+		w.Header().Set("Connection", "close")
+		fail(w, info, http.StatusRequestTimeout, gatehouse.EBodyTimeout, "The request body sent nothing for "+h.BodyTimeout.String()+".")
 	case fw.bodyErr.Load() != nil && r.Context().Err() == nil:
 		fail(w, info, http.StatusBadRequest, gatehouse.EInvalidRequest, "The request body could not be read: "+(*fw.bodyErr.Load()).Error()+".")
 	case isTimeout(err):

@@ -179,6 +179,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 		Logger:     s.log,
 		Registerer: s.registry,
 	}
+	dataPlane.BodyTimeout = time.Duration(cfg.BodyTimeout)
 	if err := dataPlane.Init(); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
