@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -240,4 +242,109 @@ func TestBodyTimeout(t *testing.T) {
 		t.Errorf("slow answer after a whole body: %v, want 200 got abc", r)
 	}
 	upstreamRead("slow answer")
+}
+
+// TestDeletingAKeyEndsItsAnswers: an answer of known length still being
+// sent (1,000,000 bytes over 10s) ends within about a second of its key's
+// deletion or expiry, whether that comes before or after the answer's first
+// half second.
+func TestDeletingAKeyEndsItsAnswers(t *testing.T) {
+	t.Parallel()
+	const size, chunk = 1_000_000, 10_000
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		tick := time.NewTicker(100 * time.Millisecond) // the upstream's pace
+		defer tick.Stop()
+		for range size / chunk {
+			if _, err := io.WriteString(w, strings.Repeat("x", chunk)); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-tick.C:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}))
+	t.Cleanup(slow.Close)
+	g := startGateway(t, func(c *config.Config) {
+		c.Routes = append(c.Routes, config.Route{Name: "slow", Path: "/slow", Upstream: slow.URL, Scope: "slow"})
+	})
+
+	// download starts the answer and reads it on; it returns how many
+	// bytes arrived so far and a channel that reports the end of the read.
+	download := func(name, key string) (*atomic.Int64, <-chan error) {
+		t.Helper()
+		hr, _ := http.NewRequest("GET", g.url("/slow/file"), nil)
+		hr.Header.Set("X-API-Key", key)
+		resp, err := http.DefaultClient.Do(hr)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if resp.StatusCode != 200 || resp.ContentLength != size {
+			t.Fatalf("%s: %d with Content-Length %d, want 200 with %d", name, resp.StatusCode, resp.ContentLength, size)
+		}
+		var got atomic.Int64
+		done := make(chan error, 1)
+		go func() {
+			defer resp.Body.Close()
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := resp.Body.Read(buf)
+				got.Add(int64(n))
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+		}()
+		return &got, done
+	}
+	// flowing waits until at least n bytes arrived.
+	flowing := func(name string, got *atomic.Int64, n int64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for got.Load() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d bytes after 5s, want %d", name, got.Load(), n)
+			}
+			time.Sleep(10 * time.Millisecond) // poll interval
+		}
+	}
+	// ended fails the test unless the read ends short within 1.5s of cut.
+	ended := func(name string, got *atomic.Int64, done <-chan error, cut time.Time) {
+		t.Helper()
+		select {
+		case err := <-done:
+			if err == io.EOF && got.Load() == size {
+				t.Errorf("%s: the whole answer arrived", name)
+			}
+			t.Logf("%s: the answer ended %v after the cut, %d of %d bytes (%v)", name, time.Since(cut).Round(time.Millisecond), got.Load(), size, err)
+		case <-time.After(time.Until(cut.Add(1500 * time.Millisecond))):
+			t.Errorf("%s: still flowing 1.5s after the cut (%d bytes so far)", name, got.Load())
+		}
+	}
+
+	id, key := g.key(t, "deleted mid-body", "slow:read")
+	got, done := download("deleted mid-body", key)
+	flowing("deleted mid-body", got, 10*chunk) // about a second in
+	if err := g.s.Keys().Delete(t.Context(), id, "e2e"); err != nil {
+		t.Fatal(err)
+	}
+	ended("deleted mid-body", got, done, time.Now())
+
+	id, key = g.key(t, "deleted at once", "slow:read")
+	got, done = download("deleted at once", key)
+	if err := g.s.Keys().Delete(t.Context(), id, "e2e"); err != nil {
+		t.Fatal(err)
+	}
+	ended("deleted at once", got, done, time.Now())
+
+	until := g.now().Add(time.Hour)
+	_, key = g.keyUntil(t, "expired mid-body", &until, "slow:read")
+	got, done = download("expired mid-body", key)
+	flowing("expired mid-body", got, 10*chunk)
+	g.advance(2 * time.Hour)
+	ended("expired mid-body", got, done, time.Now())
 }

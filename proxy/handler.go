@@ -37,9 +37,12 @@ type Handler struct {
 	// Verifier checks keys. Required unless every route is public.
 	Verifier Verifier
 	// Watch, if set, returns a context that is cancelled when the key is
-	// deleted or expires, so that long-lived connections (websockets,
-	// streams) opened with it are closed. It is asked only for answers
-	// that may last: upgrades and responses of unknown length.
+	// deleted or expires, so that every answer still being sent with it
+	// (websockets, streams, long downloads) is closed. It is asked at once
+	// for answers that may last (upgrades, bodies of unknown length), and
+	// for other keyed answers only when their body is read past the
+	// request's first half second, so that short answers never pay a
+	// watch.
 	Watch func(ctx context.Context, keyID string) (context.Context, context.CancelFunc)
 	// Transport reaches the upstreams. If nil, each route gets a transport
 	// of its own (NewTransport) whose ResponseHeaderTimeout is the route's
@@ -123,8 +126,11 @@ type forward struct {
 	key   *gatehouse.APIKey
 	path  string // the decoded path that was authorised
 	start time.Time
-	// unwatch ends the watch of a long-lived answer, if one was started.
+	// unwatch ends the watch of the answer, if one was started.
 	unwatch context.CancelFunc
+	// late is the body of a keyed answer of known length (lateWatch);
+	// held here so that it costs no allocation of its own.
+	late lateWatch
 	// bodyErr is the error of reading the client's body, if any: a
 	// broken body is the client's fault (400), not the upstream's. The
 	// transport reads the body on a goroutine of its own.
@@ -312,20 +318,59 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 			loc[0] = public
 		}
 	}
-	if fw.key != nil && h.Watch != nil && longLived(resp) {
-		// Deleting or expiring the key closes the answer's body (the
-		// backend connection of an upgrade), which ends the copy to the
-		// client and closes its connection.
-		body, reqCtx := resp.Body, resp.Request.Context() // ReverseProxy clears resp.Body of an upgrade
-		watch, cancel := h.Watch(reqCtx, fw.key.ID)
-		stop := context.AfterFunc(watch, func() {
-			if reqCtx.Err() == nil {
-				body.Close()
-			}
-		})
-		fw.unwatch = func() { stop(); cancel() }
+	if fw.key != nil && h.Watch != nil {
+		switch {
+		case longLived(resp):
+			h.watch(resp.Request.Context(), fw, resp.Body)
+		case resp.Body != http.NoBody:
+			fw.late = lateWatch{ReadCloser: resp.Body, h: h, fw: fw, ctx: resp.Request.Context()}
+			resp.Body = &fw.late
+		}
 	}
 	return nil
+}
+
+// watch starts the watch of the answer's key: deleting or expiring the key
+// closes the answer's body (the backend connection of an upgrade), which
+// ends the copy to the client and closes its connection. It returns the
+// watch's context.
+func (h *Handler) watch(reqCtx context.Context, fw *forward, body io.Closer) context.Context {
+	watch, cancel := h.Watch(reqCtx, fw.key.ID)
+	stop := context.AfterFunc(watch, func() {
+		if reqCtx.Err() == nil {
+			body.Close()
+		}
+	})
+	fw.unwatch = func() { stop(); cancel() }
+	return watch
+}
+
+// watchAfter is how long a keyed answer of known length runs before a
+// Read of its body starts the watch of its key.
+const watchAfter = 500 * time.Millisecond
+
+// lateWatch is the body of a keyed answer of known length. Most such
+// answers are over in milliseconds, and a watch costs a registration with
+// the key index, so the watch is started only by a Read past the request's
+// first watchAfter: a short answer pays a clock read per Read. A key
+// deleted before that is caught when the watch starts, so a flowing answer
+// ends within about watchAfter of the deletion. (A Read begun before
+// watchAfter that then waits on a stalled upstream is not watched while it
+// waits: what it returns is passed on, and the next Read ends the answer.)
+type lateWatch struct {
+	io.ReadCloser
+	h   *Handler
+	fw  *forward
+	ctx context.Context
+}
+
+func (b *lateWatch) Read(p []byte) (int, error) {
+	if b.fw.unwatch == nil && time.Since(b.fw.start) >= watchAfter {
+		if watch := b.h.watch(b.ctx, b.fw, b.ReadCloser); watch.Err() != nil {
+			return 0, context.Cause(watch)
+		}
+	}
+	return b.ReadCloser.Read(p)
 }
 
 // withoutSessionCookie returns the values of a request's Cookie headers

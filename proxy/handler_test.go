@@ -435,3 +435,80 @@ func TestNewTableRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchOnlyForAnswersThatLast: a short keyed answer of known length
+// never starts a watch of its key; one still being sent past its first half
+// second does, and the watch's end cuts it.
+func TestWatchOnlyForAnswersThatLast(t *testing.T) {
+	t.Parallel()
+	const chunk = 8 << 10 // more than the gateway buffers before it writes
+	const size = 40 * chunk
+	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		if !strings.HasSuffix(r.URL.Path, "/slow") {
+			w.Write([]byte(strings.Repeat("x", size)))
+			return
+		}
+		tick := time.NewTicker(50 * time.Millisecond) // the upstream's pace
+		defer tick.Stop()
+		for range size / chunk {
+			if _, err := w.Write([]byte(strings.Repeat("x", chunk))); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-tick.C:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}, time.Second)
+	short := f.key(t, "short", "short", nil, "assets:read")
+	long := f.key(t, "long", "long", nil, "assets:read")
+	get := func(key, path string) *http.Response {
+		req, _ := http.NewRequest("GET", f.gw.URL+path, nil)
+		req.Header.Set("X-API-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+
+	resp := get(short, "/api/v2/assets/1")
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(b) != size || err != nil {
+		t.Fatalf("short answer: %d, %d bytes, %v", resp.StatusCode, len(b), err)
+	}
+	if _, ok := f.watchers.Load("short"); ok {
+		t.Error("a short answer started a watch of its key")
+	}
+
+	resp = get(long, "/api/v2/assets/slow")
+	defer resp.Body.Close()
+	read := make(chan int, 1)
+	go func() {
+		n, _ := io.Copy(io.Discard, resp.Body)
+		read <- int(n)
+	}()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		if cancel, ok := f.watchers.Load("long"); ok {
+			cancel.(context.CancelCauseFunc)(fmt.Errorf("key deleted"))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("an answer still being sent after 3s started no watch of its key")
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval
+	}
+	select {
+	case n := <-read:
+		if n >= size {
+			t.Errorf("the whole answer arrived (%d bytes) after the watch ended", n)
+		}
+	case <-time.After(time.Second):
+		t.Error("the answer still flows 1s after the watch ended")
+	}
+}
