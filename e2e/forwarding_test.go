@@ -154,8 +154,9 @@ type bodyRead struct {
 
 // TestBodyTimeout: a request body that sends nothing for body_timeout
 // (300ms here) is cut: the client gets 408 body_timeout and the upstream
-// sees its request aborted. A slow but steady body passes, and so does a
-// whole body whose upstream then takes longer than body_timeout to answer.
+// sees its request aborted; a refused request whose body stalls is not held
+// longer. A slow but steady body passes, and so does a whole body whose
+// upstream then takes longer than body_timeout to answer.
 func TestBodyTimeout(t *testing.T) {
 	t.Parallel()
 	reads := make(chan bodyRead, 10)
@@ -209,6 +210,29 @@ func TestBodyTimeout(t *testing.T) {
 			t.Errorf("%s: the upstream read %q, %v; want ab and its request aborted", tt.name, got.body, got.err)
 		}
 		t.Logf("%s: %d after %v", tt.name, r.Status, took.Round(time.Millisecond))
+	}
+
+	// A request the gateway refuses without reading its body: the server
+	// reads the body to keep the connection, within body_timeout only.
+	for _, tt := range []struct {
+		name, request string
+		status        int
+	}{
+		{"stalled body without a key", "POST /keyed-uploads/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\nab", 401},
+		{"stalled body with an unknown key", "POST /keyed-uploads/x HTTP/1.1\r\nHost: gw\r\nX-API-Key: gth_x\r\nContent-Length: 100\r\n\r\nab", 401},
+		{"stalled body without a route", "POST /nowhere HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\nab", 404},
+		{"stalled body of a TRACE", "TRACE /uploads/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\nab", 405},
+	} {
+		start := time.Now()
+		r := g.one(t, tt.request)
+		if took := time.Since(start); r.Status != tt.status || took > 2*time.Second {
+			t.Errorf("%s: %v after %v, want %d after about 300ms", tt.name, r, took.Round(time.Millisecond), tt.status)
+		}
+	}
+	select {
+	case r := <-reads:
+		t.Errorf("a refused request reached the upstream (%q, %v)", r.body, r.err)
+	default:
 	}
 
 	// 10 bytes, one every 100ms: never 300ms of silence.

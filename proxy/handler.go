@@ -53,8 +53,10 @@ type Handler struct {
 	// (silence while the body is read, not the whole body's time): the
 	// upstream request is aborted and the client, if nothing was answered
 	// yet, gets 408 body_timeout. It is a read deadline on the client's
-	// connection, extended before each read of the body, so requests
-	// without a body pay nothing. Zero means no deadline.
+	// connection, set when the request arrives (it also bounds the
+	// server's reading of the body of a request the gateway refuses) and
+	// renewed before each read of the body; requests without a body pay
+	// nothing. Zero means no deadline.
 	BodyTimeout time.Duration
 	// Logger receives upstream errors. If nil, they are discarded.
 	Logger *slog.Logger
@@ -180,6 +182,13 @@ type forwardKey struct{}
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := gatehouse.RequestInfoFromContext(r.Context())
+	hasBody := r.Body != nil && r.Body != http.NoBody
+	if hasBody && h.BodyTimeout > 0 {
+		// A body the gateway refuses without reading is read by the
+		// server, to keep the connection, when the answer is written:
+		// within BodyTimeout too. A forwarded body renews it (clientBody).
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.BodyTimeout))
+	}
 	if !CheckPath(r) {
 		fail(w, info, http.StatusBadRequest, gatehouse.EBadPath, "The path holds dot segments, an empty segment or an encoded separator.")
 		return
@@ -211,7 +220,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fw.key = v.Key
 	}
 	stripUpgrade(r.Header, route.WebSocket)
-	if r.Body != nil && r.Body != http.NoBody {
+	if hasBody {
 		r.Body = &clientBody{ReadCloser: r.Body, fw: fw, w: w, timeout: h.BodyTimeout}
 	}
 	fw.start = time.Now()
