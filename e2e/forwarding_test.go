@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"gatehouse/config"
+	"gatehouse/keys"
 )
 
 // TestMethodsTheUpstreamCannotMean: CONNECT, TRACE and TRACK, in any case,
@@ -353,14 +354,14 @@ func TestDeletingAKeyEndsItsAnswers(t *testing.T) {
 	id, key := g.key(t, "deleted mid-body", "slow:read")
 	got, done := download("deleted mid-body", key)
 	flowing("deleted mid-body", got, 10*chunk) // about a second in
-	if err := g.s.Keys().Delete(t.Context(), id, "e2e"); err != nil {
+	if err := g.s.Keys().Delete(t.Context(), id, keys.Admin("e2e")); err != nil {
 		t.Fatal(err)
 	}
 	ended("deleted mid-body", got, done, time.Now())
 
 	id, key = g.key(t, "deleted at once", "slow:read")
 	got, done = download("deleted at once", key)
-	if err := g.s.Keys().Delete(t.Context(), id, "e2e"); err != nil {
+	if err := g.s.Keys().Delete(t.Context(), id, keys.Admin("e2e")); err != nil {
 		t.Fatal(err)
 	}
 	ended("deleted at once", got, done, time.Now())
