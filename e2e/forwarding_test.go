@@ -223,9 +223,16 @@ func TestBodyTimeout(t *testing.T) {
 		{"stalled body with an unknown key", "POST /keyed-uploads/x HTTP/1.1\r\nHost: gw\r\nX-API-Key: gth_x\r\nContent-Length: 100\r\n\r\nab", 401},
 		{"stalled body without a route", "POST /nowhere HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\nab", 404},
 		{"stalled body of a TRACE", "TRACE /uploads/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\nab", 405},
+		{"stalled body on a bad path", "POST /uploads/../x HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\nab", 400},
+		{"stalled body to the health check", "POST /healthz HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\nab", 404},
+		{"stalled body on the administrators' listener", "admin:POST /nowhere HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\nab", 404},
 	} {
 		start := time.Now()
-		r := g.one(t, tt.request)
+		addr := g.addr
+		if rest, ok := strings.CutPrefix(tt.request, "admin:"); ok {
+			addr, tt.request = g.adminAddr, rest
+		}
+		r := rawTo(t, addr, tt.request, 1)[0]
 		if took := time.Since(start); r.Status != tt.status || took > 2*time.Second {
 			t.Errorf("%s: %v after %v, want %d after about 300ms", tt.name, r, took.Round(time.Millisecond), tt.status)
 		}

@@ -53,10 +53,11 @@ type Handler struct {
 	// (silence while the body is read, not the whole body's time): the
 	// upstream request is aborted and the client, if nothing was answered
 	// yet, gets 408 body_timeout. It is a read deadline on the client's
-	// connection, set when the request arrives (it also bounds the
-	// server's reading of the body of a request the gateway refuses) and
-	// renewed before each read of the body; requests without a body pay
-	// nothing. Zero means no deadline.
+	// connection, renewed before each read of a forwarded body; requests
+	// without a body pay nothing. Whoever serves the handler sets the
+	// first deadline when the request arrives (server does), so that the
+	// body of a request the handler refuses cannot hold the connection
+	// either. Zero means no deadline.
 	BodyTimeout time.Duration
 	// Logger receives upstream errors. If nil, they are discarded.
 	Logger *slog.Logger
@@ -183,12 +184,6 @@ type forwardKey struct{}
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := gatehouse.RequestInfoFromContext(r.Context())
 	hasBody := r.Body != nil && r.Body != http.NoBody
-	if hasBody && h.BodyTimeout > 0 {
-		// A body the gateway refuses without reading is read by the
-		// server, to keep the connection, when the answer is written:
-		// within BodyTimeout too. A forwarded body renews it (clientBody).
-		http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.BodyTimeout))
-	}
 	if !CheckPath(r) {
 		fail(w, info, http.StatusBadRequest, gatehouse.EBadPath, "The path holds dot segments, an empty segment or an encoded separator.")
 		return

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -64,6 +65,22 @@ func (s *Server) adminRoutes(mgmt *mgmtapi.Handler, ui http.Handler) http.Handle
 			return
 		}
 		own.ServeHTTP(w, r)
+	})
+}
+
+// bodyDeadline gives a request's body body_timeout to arrive. A body that
+// nothing reads (a refused request, a bad path, the gateway's own
+// endpoints) is read by the server when the answer is written, to keep the
+// connection: without a deadline, a body that stalls would hold the
+// connection for ever. The data plane renews the deadline on every read of
+// a body it forwards.
+func (s *Server) bodyDeadline(next http.Handler) http.Handler {
+	timeout := time.Duration(s.cfg.BodyTimeout)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout))
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

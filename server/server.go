@@ -214,8 +214,8 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 	adminMgmt := *keyMgmt
 	adminMgmt.Session = ui.SessionAuth
 
-	s.data = s.accessLog(s.dataRoutes(dataPlane, keyMgmt))
-	s.admin = s.accessLog(s.adminRoutes(&adminMgmt, ui.Handler()))
+	s.data = s.accessLog(s.bodyDeadline(s.dataRoutes(dataPlane, keyMgmt)))
+	s.admin = s.accessLog(s.bodyDeadline(s.adminRoutes(&adminMgmt, ui.Handler())))
 	return s, nil
 }
 
