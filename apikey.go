@@ -1,7 +1,6 @@
 package gatehouse
 
 import (
-	"context"
 	"strings"
 	"time"
 	"unicode"
@@ -152,100 +151,4 @@ type LoginFailures struct {
 	Subject string
 	Count   int
 	Last    time.Time
-}
-
-// KeyStore is where keys, their audit log and usage live. Implementations:
-// sqlite.Store and postgres.Store; both pass storetest.Run.
-//
-// Errors: application errors carry ENotFound, ENameTaken or EUnavailable;
-// anything else is internal.
-type KeyStore interface {
-	// CreateKey stores a new key and its AuditCreate event, and records a
-	// change. Returns ENameTaken if another key has the name
-	// case-insensitively.
-	CreateKey(ctx context.Context, k *APIKey) error
-	// FindKeyByID returns the key with the ID. Returns ENotFound.
-	FindKeyByID(ctx context.Context, id string) (*APIKey, error)
-	// FindKeyByName returns the key with the name, case-insensitively.
-	// Returns ENotFound.
-	FindKeyByName(ctx context.Context, name string) (*APIKey, error)
-	// FindKeys returns a page of keys ordered by creation time and ID, and
-	// the total number of keys.
-	FindKeys(ctx context.Context, f KeyFilter) ([]*APIKey, int, error)
-	// ForEachKey calls fn for every key, all read in one snapshot, in no
-	// particular order, and stops at fn's first error, which it returns.
-	// It is how a key index loads: one pass, whatever the number of keys.
-	ForEachKey(ctx context.Context, fn func(*APIKey) error) error
-	// RenewKey sets a new expiry (and optionally rate limit), records an
-	// AuditRenew event by actor and a change, and returns the key.
-	// Returns ENotFound.
-	RenewKey(ctx context.Context, id string, r KeyRenewal, actor string) (*APIKey, error)
-	// DeleteKey removes the key, records an AuditDelete event by actor and a
-	// change. Returns ENotFound.
-	DeleteKey(ctx context.Context, id, actor string) error
-
-	// RecordAudit appends an event to the audit log (used for reveals).
-	RecordAudit(ctx context.Context, e AuditEvent) error
-	// FindAuditEvents returns a key's audit events, oldest first.
-	FindAuditEvents(ctx context.Context, keyID string) ([]AuditEvent, error)
-
-	// RecordUsage adds counts to the hourly buckets and moves each key's
-	// LastUsedAt forward (never back). Rows of deleted keys are ignored.
-	// It records no change.
-	RecordUsage(ctx context.Context, u []Usage) error
-	// FindUsage returns a key's hourly buckets since the given hour,
-	// oldest first.
-	FindUsage(ctx context.Context, keyID string, since time.Time) ([]Usage, error)
-
-	// Revision returns the revision of the latest change (0 when none).
-	Revision(ctx context.Context) (int64, error)
-	// FindChanges returns the changes after revision since, oldest first.
-	// ok is false when changes after since were pruned and the caller must
-	// reload every key.
-	FindChanges(ctx context.Context, since int64) (changes []KeyChange, ok bool, err error)
-
-	// CreateUser adds or replaces a Settings UI administrator. Its
-	// SessionsAfter is set to its CreatedAt, so replacing a user (a new
-	// password) voids the sessions issued before.
-	CreateUser(ctx context.Context, u *User) error
-	// EndSessions voids the user's sessions issued before at: it moves
-	// SessionsAfter forward to at, never back. Returns ENotFound.
-	EndSessions(ctx context.Context, username string, at time.Time) error
-	// FindUserByName returns an administrator. Returns ENotFound.
-	FindUserByName(ctx context.Context, username string) (*User, error)
-	// FindUsers returns every administrator, by username.
-	FindUsers(ctx context.Context) ([]*User, error)
-	// DeleteUser removes an administrator, which ends their sessions.
-	// Returns ENotFound.
-	DeleteUser(ctx context.Context, username string) error
-	// CountUsers returns the number of administrators.
-	CountUsers(ctx context.Context) (int, error)
-
-	// FindLoginFailures returns the counts of those subjects whose last
-	// failure is at or after since.
-	FindLoginFailures(ctx context.Context, subjects []string, since time.Time) ([]LoginFailures, error)
-	// RecordLoginFailure counts a failure at at for each subject and
-	// returns the subjects' counts with it, by subject. The counting and
-	// the counts returned are atomic: of concurrent calls for a subject,
-	// each gets a different count. Counts whose last failure is before
-	// since are forgotten first, so a count starts again after a quiet
-	// spell and the table stays small.
-	RecordLoginFailure(ctx context.Context, subjects []string, at, since time.Time) ([]LoginFailures, error)
-	// ClearLoginFailures forgets the subjects' failures (a successful
-	// login).
-	ClearLoginFailures(ctx context.Context, subjects []string) error
-
-	// Ping reports whether the store answers.
-	Ping(ctx context.Context) error
-	// Close releases the store. It is safe after a partial open.
-	Close() error
-}
-
-// ChangeNotifier is implemented by stores that can wake a waiting reader as
-// soon as a change is committed (PostgreSQL's LISTEN/NOTIFY). Readers still
-// poll, so a missed notification only delays a change.
-type ChangeNotifier interface {
-	// Notify returns a channel that receives a value after changes are
-	// committed by any process. It is closed when the store closes.
-	Notify() <-chan struct{}
 }
