@@ -45,12 +45,19 @@ type Options struct {
 	Registerer prometheus.Registerer
 }
 
+// Store is what a Recorder needs of a store: RecordUsage, which adds the
+// counts to the hourly buckets and moves each key's LastUsedAt forward.
+// sqlite.Store and postgres.Store are Stores.
+type Store interface {
+	RecordUsage(ctx context.Context, u []gatehouse.Usage) error
+}
+
 // Recorder counts requests per key and hour in memory and adds them to the
 // store in batches. Each gateway node has its own Recorder and writes only
 // what it counted since its last successful flush, so that the store's
 // sums are right when several nodes serve one key.
 type Recorder struct {
-	store gatehouse.KeyStore
+	store Store
 	opts  Options
 	log   *slog.Logger
 
@@ -85,7 +92,7 @@ type shard struct {
 
 // New returns a Recorder that writes to store. Run it in the background
 // and Flush it at shutdown.
-func New(store gatehouse.KeyStore, opts Options) *Recorder {
+func New(store Store, opts Options) *Recorder {
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = DefaultFlushInterval
 	}
