@@ -55,12 +55,24 @@ type Options struct {
 	Registerer prometheus.Registerer
 }
 
+// Store is what an Index reads of a store: every key in one pass
+// (ForEachKey), the change log (Revision, FindChanges) and the keys that
+// changed (FindKeyByID); gatehouse.KeyStore documents the methods.
+// sqlite.Store and postgres.Store are Stores. If the store is also a
+// gatehouse.ChangeNotifier, Run syncs as soon as it is notified.
+type Store interface {
+	ForEachKey(ctx context.Context, fn func(*gatehouse.APIKey) error) error
+	FindKeyByID(ctx context.Context, id string) (*gatehouse.APIKey, error)
+	Revision(ctx context.Context) (int64, error)
+	FindChanges(ctx context.Context, since int64) (changes []gatehouse.KeyChange, ok bool, err error)
+}
+
 // Index is every key of a store in memory. Lookup, Get, Len and Usable are
 // safe for concurrent use with each other and with Load, Sync and Run.
 //
 // The keys it returns are shared: treat them as immutable.
 type Index struct {
-	store gatehouse.KeyStore
+	store Store
 	opts  Options
 	log   *slog.Logger
 
@@ -85,7 +97,7 @@ type Index struct {
 
 // New returns an empty index of the store's keys. Call Load before
 // serving, then Run in the background.
-func New(store gatehouse.KeyStore, opts Options) *Index {
+func New(store Store, opts Options) *Index {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = DefaultPollInterval
 	}
