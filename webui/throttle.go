@@ -39,6 +39,14 @@ func userSubjectOf(name string) string {
 	return userSubject + name
 }
 
+// failureStore is what a throttle needs of the store: the counts of
+// failed logins by subject, which it reads, counts and clears.
+type failureStore interface {
+	FindLoginFailures(ctx context.Context, subjects []string, since time.Time) ([]gatehouse.LoginFailures, error)
+	RecordLoginFailure(ctx context.Context, subjects []string, at, since time.Time) ([]gatehouse.LoginFailures, error)
+	ClearLoginFailures(ctx context.Context, subjects []string) error
+}
+
 // throttle slows down repeated failed logins, per username and per client
 // address: after freeFailures failures each further attempt must wait twice
 // as long as the last, up to maxWait. A success clears the count. The
@@ -57,7 +65,7 @@ func userSubjectOf(name string) string {
 // maxWait after its last failure (the store prunes quiet counts on every
 // failure), and a long name is kept as its digest.
 type throttle struct {
-	store gatehouse.KeyStore
+	store failureStore
 }
 
 // attempt counts a login attempt by subjects as a failure, before its
