@@ -14,10 +14,24 @@ import (
 	"gatehouse"
 )
 
+// Store is what a Service needs of a store: the keys, their audit log, and
+// their usage for Details. sqlite.Store and postgres.Store are Stores.
+type Store interface {
+	CreateKey(ctx context.Context, k *gatehouse.APIKey) error
+	FindKeyByID(ctx context.Context, id string) (*gatehouse.APIKey, error)
+	FindKeyByName(ctx context.Context, name string) (*gatehouse.APIKey, error)
+	FindKeys(ctx context.Context, f gatehouse.KeyFilter) ([]*gatehouse.APIKey, int, error)
+	RenewKey(ctx context.Context, id string, r gatehouse.KeyRenewal, actor string) (*gatehouse.APIKey, error)
+	DeleteKey(ctx context.Context, id, actor string) error
+	RecordAudit(ctx context.Context, e gatehouse.AuditEvent) error
+	FindAuditEvents(ctx context.Context, keyID string) ([]gatehouse.AuditEvent, error)
+	FindUsage(ctx context.Context, keyID string, since time.Time) ([]gatehouse.Usage, error)
+}
+
 // Service manages API keys on a store.
 type Service struct {
 	// Store holds the keys. Required.
-	Store gatehouse.KeyStore
+	Store Store
 	// Sealer seals plain keys for "Copy key". Required.
 	Sealer *gatehouse.Sealer
 	// Now returns the current time. If nil, time.Now is used.
