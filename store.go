@@ -5,11 +5,36 @@ import (
 	"time"
 )
 
-// KeyStore is where keys, their audit log and usage live. Implementations:
-// sqlite.Store and postgres.Store; both pass storetest.Run.
+// Store is the whole of a store's contract: what server and the CLI open.
+// Implementations: sqlite.Store and postgres.Store; both pass
+// storetest.Run.
+//
+// The contract is grouped by what it is about: KeyStore, UserStore and
+// UsageStore. The packages that use a store take no more than they need:
+// usage.Recorder (usage.Store: RecordUsage), keyindex.Index
+// (keyindex.Store: loading the keys and following the change log),
+// keys.Service (keys.Store: the keys, their audit log and FindUsage) and
+// the Settings UI's login throttle (the login failures) each declare the
+// methods they call where they call them; webui.UI takes a UserStore.
 //
 // Errors: application errors carry ENotFound, ENameTaken or EUnavailable;
 // anything else is internal.
+type Store interface {
+	KeyStore
+	UserStore
+	UsageStore
+
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+	// Close releases the store. It is safe after a partial open.
+	Close() error
+}
+
+// KeyStore is the part of a Store about keys: the keys, their audit log,
+// and the change log that key indexes follow. keys.Service creates, finds,
+// renews and deletes keys and reads their audit log (keys.Store);
+// keyindex.Index loads every key and follows the change log
+// (keyindex.Store).
 type KeyStore interface {
 	// CreateKey stores a new key and its AuditCreate event, and records a
 	// change. Returns ENameTaken if another key has the name
@@ -40,21 +65,22 @@ type KeyStore interface {
 	// FindAuditEvents returns a key's audit events, oldest first.
 	FindAuditEvents(ctx context.Context, keyID string) ([]AuditEvent, error)
 
-	// RecordUsage adds counts to the hourly buckets and moves each key's
-	// LastUsedAt forward (never back). Rows of deleted keys are ignored.
-	// It records no change.
-	RecordUsage(ctx context.Context, u []Usage) error
-	// FindUsage returns a key's hourly buckets since the given hour,
-	// oldest first.
-	FindUsage(ctx context.Context, keyID string, since time.Time) ([]Usage, error)
-
 	// Revision returns the revision of the latest change (0 when none).
 	Revision(ctx context.Context) (int64, error)
 	// FindChanges returns the changes after revision since, oldest first.
 	// ok is false when changes after since were pruned and the caller must
 	// reload every key.
 	FindChanges(ctx context.Context, since int64) (changes []KeyChange, ok bool, err error)
+}
 
+// UserStore is the part of a Store about the Settings UI's
+// administrators: the users, and the counts of failed logins that slow
+// down password guessing.
+//
+// webui.UI takes a UserStore: it logs users in and out, creates the first
+// administrator, and its login throttle counts the failures. The CLI's
+// admin commands create, list and delete users.
+type UserStore interface {
 	// CreateUser adds or replaces a Settings UI administrator. Its
 	// SessionsAfter is set to its CreatedAt, so replacing a user (a new
 	// password) voids the sessions issued before.
@@ -85,11 +111,19 @@ type KeyStore interface {
 	// ClearLoginFailures forgets the subjects' failures (a successful
 	// login).
 	ClearLoginFailures(ctx context.Context, subjects []string) error
+}
 
-	// Ping reports whether the store answers.
-	Ping(ctx context.Context) error
-	// Close releases the store. It is safe after a partial open.
-	Close() error
+// UsageStore is the part of a Store about the keys' usage: hourly counts
+// of accepted requests and each key's LastUsedAt. The usage recorder
+// writes them (usage.Store); keys.Service reads them for a key's details.
+type UsageStore interface {
+	// RecordUsage adds counts to the hourly buckets and moves each key's
+	// LastUsedAt forward (never back). Rows of deleted keys are ignored.
+	// It records no change.
+	RecordUsage(ctx context.Context, u []Usage) error
+	// FindUsage returns a key's hourly buckets since the given hour,
+	// oldest first.
+	FindUsage(ctx context.Context, keyID string, since time.Time) ([]Usage, error)
 }
 
 // ChangeNotifier is implemented by stores that can wake a waiting reader as

@@ -105,7 +105,7 @@ func MustOpenStore(tb testing.TB) *postgres.Store {
 func TestStore(t *testing.T) {
 	t.Parallel()
 	testDSN(t)
-	storetest.Run(t, func(tb testing.TB) gatehouse.KeyStore { return MustOpenStore(tb) })
+	storetest.Run(t, func(tb testing.TB) gatehouse.Store { return MustOpenStore(tb) })
 }
 
 func newKey(name string) *gatehouse.APIKey {

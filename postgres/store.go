@@ -1,4 +1,4 @@
-// Package postgres implements gatehouse.KeyStore on PostgreSQL (pgx), for
+// Package postgres implements gatehouse.Store on PostgreSQL (pgx), for
 // gateways of several nodes that share one database.
 //
 // Every change to a key bumps a revision and sends pg_notify on the
@@ -35,7 +35,7 @@ const (
 	defaultConnectTimeout = 5 * time.Second
 )
 
-// Store is a gatehouse.KeyStore on PostgreSQL. Times are kept to the
+// Store is a gatehouse.Store on PostgreSQL. Times are kept to the
 // millisecond and returned in UTC.
 type Store struct {
 	// Now returns the current time, used for the audit events of renewals
@@ -61,11 +61,6 @@ type Store struct {
 	mu         sync.Mutex
 	closed     bool
 }
-
-var (
-	_ gatehouse.KeyStore       = (*Store)(nil)
-	_ gatehouse.ChangeNotifier = (*Store)(nil)
-)
 
 // Open connects to the database named by dsn and brings its schema up to
 // date. Several nodes may open one database at once.
@@ -192,3 +187,8 @@ func (s *Store) read(ctx context.Context, op string, fn func(tx pgx.Tx) error) e
 
 // errClosed is returned by a closed store.
 var errClosed = errors.New("postgres store is closed")
+
+var (
+	_ gatehouse.Store          = (*Store)(nil)
+	_ gatehouse.ChangeNotifier = (*Store)(nil)
+)

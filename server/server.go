@@ -52,7 +52,7 @@ type Server struct {
 	cfg      *config.Config
 	log      *slog.Logger
 	now      func() time.Time
-	store    gatehouse.KeyStore
+	store    gatehouse.Store
 	keys     *keys.Service
 	index    *keyindex.Index
 	usage    *usage.Recorder
@@ -220,7 +220,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 }
 
 // OpenStore opens the store named by a storage setting.
-func OpenStore(ctx context.Context, storage string) (gatehouse.KeyStore, error) {
+func OpenStore(ctx context.Context, storage string) (gatehouse.Store, error) {
 	return openStore(ctx, storage, nil)
 }
 
@@ -235,7 +235,7 @@ func (s *Server) AdminHandler() http.Handler { return s.admin }
 func (s *Server) Keys() *keys.Service { return s.keys }
 
 // Store returns the store.
-func (s *Server) Store() gatehouse.KeyStore { return s.store }
+func (s *Server) Store() gatehouse.Store { return s.store }
 
 // Run runs the background work (index sync, usage flushes) until ctx is
 // done, then flushes usage a last time.

@@ -13,7 +13,7 @@ import (
 
 // openStore opens the store named by a storage setting; log, if not nil,
 // receives the SQLite store's warnings about the modes of its files.
-func openStore(ctx context.Context, storage string, log *slog.Logger) (gatehouse.KeyStore, error) {
+func openStore(ctx context.Context, storage string, log *slog.Logger) (gatehouse.Store, error) {
 	switch {
 	case strings.HasPrefix(storage, "sqlite:"):
 		st, err := sqlite.OpenWith(ctx, strings.TrimPrefix(storage, "sqlite:"), sqlite.Options{Logger: log})

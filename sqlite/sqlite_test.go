@@ -42,7 +42,7 @@ func mustOpen(tb testing.TB, path string) *sqlite.Store {
 
 func TestStore(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(tb testing.TB) gatehouse.KeyStore { return MustOpenStore(tb) })
+	storetest.Run(t, func(tb testing.TB) gatehouse.Store { return MustOpenStore(tb) })
 }
 
 func newKey(name string) *gatehouse.APIKey {

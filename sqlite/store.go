@@ -1,4 +1,4 @@
-// Package sqlite implements gatehouse.KeyStore on an SQLite database file
+// Package sqlite implements gatehouse.Store on an SQLite database file
 // (modernc.org/sqlite, no cgo).
 //
 // Several processes may use one file at once (the server and the CLI): each
@@ -32,7 +32,7 @@ const DefaultKeepChanges = 10000
 // process to release the database before failing with SQLITE_BUSY.
 const busyTimeout = 5 * time.Second
 
-// Store is a gatehouse.KeyStore on an SQLite file. Times are kept to the
+// Store is a gatehouse.Store on an SQLite file. Times are kept to the
 // millisecond and returned in UTC.
 type Store struct {
 	// Now returns the current time, used for the audit events of renewals
@@ -53,7 +53,7 @@ type Store struct {
 	wdb *sql.DB
 }
 
-var _ gatehouse.KeyStore = (*Store)(nil)
+var _ gatehouse.Store = (*Store)(nil)
 
 // Options are what OpenWith takes beyond the path.
 type Options struct {

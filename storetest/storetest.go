@@ -1,9 +1,9 @@
-// Package storetest is the contract suite that every gatehouse.KeyStore
+// Package storetest is the contract suite that every gatehouse.Store
 // implementation must pass. A store's own tests call Run with a function
 // that opens a fresh, empty store:
 //
 //	func TestStore(t *testing.T) {
-//		storetest.Run(t, func(tb testing.TB) gatehouse.KeyStore {
+//		storetest.Run(t, func(tb testing.TB) gatehouse.Store {
 //			return MustOpenStore(tb)
 //		})
 //	}
@@ -22,12 +22,12 @@ import (
 
 // opener returns a new, empty store. It closes the store when tb ends
 // (tb.Cleanup) and fails tb if the store does not open.
-type opener func(tb testing.TB) gatehouse.KeyStore
+type opener func(tb testing.TB) gatehouse.Store
 
-// Run runs the KeyStore contract. open must return a new, empty store, close
+// Run runs the Store contract. open must return a new, empty store, close
 // it when tb ends (tb.Cleanup) and fail tb if the store does not open. Every
 // subtest opens its own store and runs in parallel with the others.
-func Run(t *testing.T, open func(tb testing.TB) gatehouse.KeyStore) {
+func Run(t *testing.T, open func(tb testing.TB) gatehouse.Store) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, open opener)

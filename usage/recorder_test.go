@@ -41,7 +41,7 @@ func createKey(tb testing.TB, s gatehouse.KeyStore, name string) *gatehouse.APIK
 }
 
 // counts returns a key's hourly counts from the store.
-func counts(tb testing.TB, s gatehouse.KeyStore, keyID string) map[time.Time]int64 {
+func counts(tb testing.TB, s gatehouse.UsageStore, keyID string) map[time.Time]int64 {
 	tb.Helper()
 	us, err := s.FindUsage(context.Background(), keyID, hour0.Add(-24*time.Hour))
 	if err != nil {

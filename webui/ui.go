@@ -48,8 +48,8 @@ var staticFS embed.FS
 type UI struct {
 	// Keys manages the keys. Required.
 	Keys *keys.Service
-	// Store holds the administrators. Required.
-	Store gatehouse.KeyStore
+	// Store holds the administrators and their failed logins. Required.
+	Store gatehouse.UserStore
 	// MasterKey signs session cookies (through a key derived from it), so
 	// that every node with the same master key accepts a session. Required.
 	MasterKey []byte

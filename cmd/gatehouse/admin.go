@@ -57,7 +57,7 @@ func (a *app) adminCreateUser(ctx context.Context, args []string) error {
 
 // openStore loads the config at cfgPath (and the GATEHOUSE_* variables)
 // and opens the store it names.
-func (a *app) openStore(ctx context.Context, cfgPath string) (*config.Config, gatehouse.KeyStore, error) {
+func (a *app) openStore(ctx context.Context, cfgPath string) (*config.Config, gatehouse.Store, error) {
 	cfg, err := config.Load(cfgPath, a.getenv)
 	if err != nil {
 		return nil, nil, err

@@ -19,7 +19,7 @@ import (
 // second through its index's polling.
 type keyTool struct {
 	svc   *keys.Service
-	store gatehouse.KeyStore
+	store gatehouse.Store
 	// expiryWarning is the config's expiry_warning, for "expires soon".
 	expiryWarning time.Duration
 }
