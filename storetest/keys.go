@@ -12,6 +12,25 @@ import (
 	"gatehouse"
 )
 
+// runKeys runs the contract of gatehouse.KeyStore: the keys, their audit
+// log (audit.go) and the change log (changes.go).
+func runKeys(t *testing.T, open opener) {
+	run(t, open, []test{
+		{"CreateKey", testCreateKey},
+		{"FindKeyNotFound", testFindKeyNotFound},
+		{"NameTaken", testNameTaken},
+		{"ConcurrentCreateSameName", testConcurrentCreateSameName},
+		{"FindKeys", testFindKeys},
+		{"ForEachKey", testForEachKey},
+		{"RenewKey", testRenewKey},
+		{"RenewKeyNotFound", testRenewKeyNotFound},
+		{"DeleteKey", testDeleteKey},
+		{"AuditEvents", testAuditEvents},
+		{"Changes", testChanges},
+		{"ConcurrentChanges", testConcurrentChanges},
+	})
+}
+
 func testCreateKey(t *testing.T, open opener) {
 	s := open(t)
 	ctx := context.Background()

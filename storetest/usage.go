@@ -8,6 +8,15 @@ import (
 	"gatehouse"
 )
 
+// runUsage runs the contract of gatehouse.UsageStore: the hourly counts and
+// each key's LastUsedAt.
+func runUsage(t *testing.T, open opener) {
+	run(t, open, []test{
+		{"RecordUsage", testRecordUsage},
+		{"RecordUsageUnknownKey", testRecordUsageUnknownKey},
+	})
+}
+
 func testRecordUsage(t *testing.T, open opener) {
 	s := open(t)
 	ctx := context.Background()

@@ -10,6 +10,16 @@ import (
 	"gatehouse"
 )
 
+// runUsers runs the contract of gatehouse.UserStore: the administrators
+// and their failed logins.
+func runUsers(t *testing.T, open opener) {
+	run(t, open, []test{
+		{"Users", testUsers},
+		{"EndSessions", testEndSessions},
+		{"LoginFailures", testLoginFailures},
+	})
+}
+
 func testUsers(t *testing.T, open opener) {
 	s := open(t)
 	ctx := context.Background()
@@ -101,13 +111,6 @@ func testEndSessions(t *testing.T, open opener) {
 		t.Fatal(err)
 	}
 	after("password replaced", reset)
-}
-
-func testPing(t *testing.T, open opener) {
-	s := open(t)
-	if err := s.Ping(context.Background()); err != nil {
-		t.Errorf("Ping() = %v", err)
-	}
 }
 
 // testLoginFailures: failures count per subject, recording one returns the
