@@ -258,17 +258,8 @@ func (c *Config) Validate() error {
 	if checkAddr(bad, "admin_listen", c.AdminListen) && listenOK && sameAddr(c.Listen, c.AdminListen) {
 		bad("admin_listen", "must differ from listen (both are %q): the Settings UI needs an origin of its own", c.AdminListen)
 	}
-	switch {
-	case strings.HasPrefix(c.Storage, "sqlite:"):
-		if strings.TrimPrefix(c.Storage, "sqlite:") == "" {
-			bad("storage", "sqlite: needs a file path, e.g. sqlite:./gatehouse-data/gatehouse.db")
-		}
-	case strings.HasPrefix(c.Storage, "postgres://"), strings.HasPrefix(c.Storage, "postgresql://"):
-		if _, err := url.Parse(c.Storage); err != nil {
-			bad("storage", "not a valid postgres:// URL")
-		}
-	default:
-		bad("storage", "must start with sqlite: or postgres:// (got %q)", redactURL(c.Storage))
+	if _, _, err := ParseStorage(c.Storage); err != nil {
+		bad("storage", "%v", err)
 	}
 	if c.SecretKeyFile == "" {
 		bad("secret_key_file", "is required")
@@ -443,11 +434,37 @@ func (c *Config) ScopeNames() []string {
 	return out
 }
 
+// The kinds of store a storage setting names.
+const (
+	StorageSQLite   = "sqlite"
+	StoragePostgres = "postgres"
+)
+
+// ParseStorage splits a storage setting into the kind of store and what it
+// opens: the database file of "sqlite:PATH", or the whole URL of
+// "postgres://..." (or "postgresql://...").
+func ParseStorage(storage string) (kind, location string, err error) {
+	switch {
+	case strings.HasPrefix(storage, "sqlite:"):
+		p := strings.TrimPrefix(storage, "sqlite:")
+		if p == "" {
+			return "", "", errors.New("sqlite: needs a file path, e.g. sqlite:./gatehouse-data/gatehouse.db")
+		}
+		return StorageSQLite, p, nil
+	case strings.HasPrefix(storage, "postgres://"), strings.HasPrefix(storage, "postgresql://"):
+		if _, err := url.Parse(storage); err != nil {
+			return "", "", errors.New("not a valid postgres:// URL")
+		}
+		return StoragePostgres, storage, nil
+	}
+	return "", "", fmt.Errorf("must start with sqlite: or postgres:// (got %q)", redactURL(storage))
+}
+
 // SQLitePath returns the database path of a sqlite: storage, made absolute
 // against the working directory, and whether the storage is SQLite.
 func (c *Config) SQLitePath() (string, bool) {
-	p, ok := strings.CutPrefix(c.Storage, "sqlite:")
-	if !ok {
+	kind, p, err := ParseStorage(c.Storage)
+	if err != nil || kind != StorageSQLite {
 		return "", false
 	}
 	if abs, err := filepath.Abs(p); err == nil {

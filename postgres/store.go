@@ -45,8 +45,8 @@ type Store struct {
 	// a reader further behind must reload every key. Open sets it to
 	// DefaultKeepChanges.
 	KeepChanges int64
-	// Logger receives the listener's connection problems. Open sets it to
-	// discard; set it before the first call to Notify.
+	// Logger receives the listener's connection problems. OpenWith sets
+	// it from its Options.
 	Logger *slog.Logger
 
 	cfg  *pgx.ConnConfig
@@ -62,9 +62,21 @@ type Store struct {
 	closed     bool
 }
 
-// Open connects to the database named by dsn and brings its schema up to
-// date. Several nodes may open one database at once.
+// Options are what OpenWith takes beyond the database's address.
+type Options struct {
+	// Logger receives the change listener's connection problems. If nil,
+	// they are discarded.
+	Logger *slog.Logger
+}
+
+// Open connects with zero Options; see OpenWith.
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	return OpenWith(ctx, dsn, Options{})
+}
+
+// OpenWith connects to the database named by dsn and brings its schema up
+// to date. Several nodes may open one database at once.
+func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	cfg, err := parseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", err)
@@ -76,10 +88,13 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	s := &Store{
 		Now:         time.Now,
 		KeepChanges: DefaultKeepChanges,
-		Logger:      slog.New(slog.DiscardHandler),
+		Logger:      opts.Logger,
 		cfg:         cfg.ConnConfig,
 		pool:        pool,
 		notify:      make(chan struct{}, 1),
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
 	}
 	s.stopCtx, s.stop = context.WithCancel(context.Background())
 	if err := s.migrate(ctx); err != nil {

@@ -28,7 +28,6 @@ import (
 	"gatehouse/keyindex"
 	"gatehouse/keys"
 	"gatehouse/mgmtapi"
-	"gatehouse/postgres"
 	"gatehouse/proxy"
 	"gatehouse/ratelimit"
 	"gatehouse/usage"
@@ -83,18 +82,11 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 		}
 	}()
 
-	if s.store, err = openStore(ctx, cfg.Storage, s.log); err != nil {
+	if s.store, err = OpenStore(ctx, cfg, s.log); err != nil {
 		return nil, err
 	}
-	if pg, ok := s.store.(*postgres.Store); ok {
-		pg.Logger = s.log
-	}
-	master, err := keys.LoadMasterKey(cfg.SecretKeyFile)
-	if err != nil {
-		return nil, err
-	}
-	sealer, err := gatehouse.NewSealer(master)
-	if err != nil {
+	var master []byte
+	if s.keys, master, err = NewKeyService(cfg, s.store); err != nil {
 		return nil, err
 	}
 
@@ -116,20 +108,11 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 		return nil, fmt.Errorf("load keys: %w", err)
 	}
 
-	scopes := map[string]bool{}
-	for _, n := range cfg.ScopeNames() {
-		scopes[n] = true
-	}
-	s.keys = &keys.Service{
-		Store:      s.store,
-		Sealer:     sealer,
-		Now:        s.now,
-		KnownScope: func(name string) bool { return scopes[name] },
-		Changed: func(ctx context.Context) {
-			if err := s.index.Sync(ctx); err != nil {
-				s.log.Warn("sync key index after a change", "err", err)
-			}
-		},
+	s.keys.Now = s.now
+	s.keys.Changed = func(ctx context.Context) {
+		if err := s.index.Sync(ctx); err != nil {
+			s.log.Warn("sync key index after a change", "err", err)
+		}
 	}
 
 	var limiter ratelimit.Limiter = ratelimit.NewLocal()
@@ -217,11 +200,6 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 	s.data = s.accessLog(s.bodyDeadline(s.dataRoutes(dataPlane, keyMgmt)))
 	s.admin = s.accessLog(s.bodyDeadline(s.adminRoutes(&adminMgmt, ui.Handler())))
 	return s, nil
-}
-
-// OpenStore opens the store named by a storage setting.
-func OpenStore(ctx context.Context, storage string) (gatehouse.Store, error) {
-	return openStore(ctx, storage, nil)
 }
 
 // DataHandler returns the handler of the data plane's listener (listen).

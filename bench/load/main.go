@@ -352,7 +352,7 @@ func serve(h http.Handler) string {
 // returns the plain keys. It writes the sqlite store's api_keys table
 // directly, so it follows sqlite/migrations.
 func seedKeys(ctx context.Context, cfg *config.Config, n int) ([]string, error) {
-	st, err := server.OpenStore(ctx, cfg.Storage) // creates the schema
+	st, err := server.OpenStore(ctx, cfg, nil) // creates the schema
 	if err != nil {
 		return nil, err
 	}

@@ -62,7 +62,7 @@ func (a *app) openStore(ctx context.Context, cfgPath string) (*config.Config, ga
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := server.OpenStore(ctx, cfg.Storage)
+	store, err := server.OpenStore(ctx, cfg, a.logger("text"))
 	return cfg, store, err
 }
 

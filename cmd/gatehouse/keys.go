@@ -12,6 +12,7 @@ import (
 
 	"gatehouse"
 	"gatehouse/keys"
+	"gatehouse/server"
 )
 
 // keyTool is what key commands work with: the store named by the config and
@@ -29,29 +30,12 @@ func (a *app) openKeys(ctx context.Context, cfgPath string) (*keyTool, error) {
 	if err != nil {
 		return nil, err
 	}
-	master, err := keys.LoadMasterKey(cfg.SecretKeyFile)
+	svc, _, err := server.NewKeyService(cfg, store)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	sealer, err := gatehouse.NewSealer(master)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	known := map[string]bool{}
-	for _, s := range cfg.ScopeNames() {
-		known[s] = true
-	}
-	return &keyTool{
-		store:         store,
-		expiryWarning: time.Duration(cfg.ExpiryWarning),
-		svc: &keys.Service{
-			Store:      store,
-			Sealer:     sealer,
-			KnownScope: func(name string) bool { return known[name] },
-		},
-	}, nil
+	return &keyTool{store: store, svc: svc, expiryWarning: time.Duration(cfg.ExpiryWarning)}, nil
 }
 
 func (t *keyTool) Close() { t.store.Close() }

@@ -108,9 +108,11 @@ func addDemoRoutes(cfg *config.Config, d *demo.Server) error {
 	return cfg.Validate()
 }
 
+// storageKind names the store for the start line: the SQLite setting
+// whole, or "postgres" (never the URL, which may hold a password).
 func storageKind(s string) string {
-	if len(s) >= 7 && s[:7] == "sqlite:" {
+	if kind, _, _ := config.ParseStorage(s); kind == config.StorageSQLite {
 		return s
 	}
-	return "postgres"
+	return config.StoragePostgres
 }
