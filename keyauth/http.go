@@ -9,6 +9,29 @@ import (
 	"gatehouse/jsonerr"
 )
 
+// Header is the one header a key is read from.
+const Header = "X-API-Key"
+
+// HeaderKey is Header as net/http stores it (http.CanonicalHeaderKey), for
+// indexing an http.Header directly: Get, Values and Del canonicalise a
+// non-canonical name on every call, which allocates on every request.
+const HeaderKey = "X-Api-Key"
+
+// HTTPStatus returns the HTTP status of the outcome.
+func (s Status) HTTPStatus() int {
+	switch s {
+	case StatusMissing, StatusInvalid, StatusExpired:
+		return http.StatusUnauthorized
+	case StatusInsufficientScope:
+		return http.StatusForbidden
+	case StatusRateLimited:
+		return http.StatusTooManyRequests
+	case StatusUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusOK
+}
+
 // WriteRejection answers a refused request with the contract's JSON error:
 // 401 (with WWW-Authenticate), 403, 429 (with Retry-After) or 503.
 func WriteRejection(w http.ResponseWriter, v Verdict) {

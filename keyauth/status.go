@@ -1,22 +1,10 @@
 // Package keyauth is the API key check: from the presented X-API-Key
 // values, the scope a route needs and the access a method needs, to a
 // verdict. Failed checks are Status values, not errors; net/http appears
-// only in the thin adapter (WriteRejection, SetRateHeaders).
+// only in the thin adapter (http.go: WriteRejection, SetRateHeaders).
 package keyauth
 
-import (
-	"net/http"
-
-	"gatehouse"
-)
-
-// Header is the one header a key is read from.
-const Header = "X-API-Key"
-
-// HeaderKey is Header as net/http stores it (http.CanonicalHeaderKey), for
-// indexing an http.Header directly: Get, Values and Del canonicalise a
-// non-canonical name on every call, which allocates on every request.
-const HeaderKey = "X-Api-Key"
+import "gatehouse"
 
 // Status is the outcome of a key check.
 type Status uint8
@@ -49,21 +37,6 @@ func (s Status) Code() string {
 		return gatehouse.EUnavailable
 	}
 	return ""
-}
-
-// HTTPStatus returns the HTTP status of the outcome.
-func (s Status) HTTPStatus() int {
-	switch s {
-	case StatusMissing, StatusInvalid, StatusExpired:
-		return http.StatusUnauthorized
-	case StatusInsufficientScope:
-		return http.StatusForbidden
-	case StatusRateLimited:
-		return http.StatusTooManyRequests
-	case StatusUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusOK
 }
 
 // message is the human message of a rejection. It never names the key.
