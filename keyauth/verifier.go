@@ -77,14 +77,33 @@ func (v *Verifier) Init() error {
 	return v.Registerer.Register(v.rejections)
 }
 
+// Request is what the key check reads of a request, whatever serves it:
+// the HTTP adapter (Authenticate) fills it from an *http.Request, and
+// another engine could fill it from its own.
+//
+// The checks still to come in the contract's order add their inputs here,
+// so that each lands in Check and nowhere else: the client's address (for
+// a key's allowed IPs), the Authorization header's bearer token, and the
+// request's signature.
+type Request struct {
+	// Presented is every value of the X-API-Key header, in order: none
+	// when the header was not sent. An empty value counts as invalid, not
+	// missing, since the header was sent.
+	Presented []string
+	// Scope is the scope the route needs.
+	Scope string
+	// Access is the access the request's method needs
+	// (gatehouse.MethodAccess).
+	Access gatehouse.Access
+}
+
 // Check runs the checks in the contract's order: missing, invalid (more
 // than one value, malformed or bad checksum, unknown), expired, scope, rate
-// limit. presented is every value of the X-API-Key header; an empty value
-// counts as invalid, not missing, since the header was sent. The time is
-// captured once. Only a valid request is counted as usage.
-func (v *Verifier) Check(ctx context.Context, presented []string, scope string, need gatehouse.Access) Verdict {
+// limit. The time is captured once. Only a valid request is counted as
+// usage.
+func (v *Verifier) Check(ctx context.Context, req Request) Verdict {
 	now := v.now()
-	verdict := v.check(ctx, presented, scope, need, now)
+	verdict := v.check(ctx, req, now)
 	if verdict.Status == StatusValid {
 		if v.Usage != nil {
 			v.Usage.Record(verdict.Key.ID, now)
@@ -95,14 +114,14 @@ func (v *Verifier) Check(ctx context.Context, presented []string, scope string, 
 	return verdict
 }
 
-func (v *Verifier) check(ctx context.Context, presented []string, scope string, need gatehouse.Access, now time.Time) Verdict {
-	if len(presented) == 0 {
+func (v *Verifier) check(ctx context.Context, req Request, now time.Time) Verdict {
+	if len(req.Presented) == 0 {
 		return Verdict{Status: StatusMissing}
 	}
-	if len(presented) > 1 {
+	if len(req.Presented) > 1 {
 		return Verdict{Status: StatusInvalid}
 	}
-	secret, ok := gatehouse.ParseSecret(presented[0])
+	secret, ok := gatehouse.ParseSecret(req.Presented[0])
 	if !ok {
 		return Verdict{Status: StatusInvalid}
 	}
@@ -117,7 +136,7 @@ func (v *Verifier) check(ctx context.Context, presented []string, scope string, 
 	if k.Expired(now) {
 		return Verdict{Status: StatusExpired, Key: k}
 	}
-	if !k.Scopes.Allows(scope, need) {
+	if !k.Scopes.Allows(req.Scope, req.Access) {
 		return Verdict{Status: StatusInsufficientScope, Key: k}
 	}
 	limit := k.RateLimit

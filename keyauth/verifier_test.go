@@ -78,7 +78,7 @@ func TestCheck(t *testing.T) {
 		{"second over limit", []string{limited}, "data", R, keyauth.StatusRateLimited},
 	}
 	for _, tt := range tests {
-		if got := v.Check(context.Background(), tt.presented, tt.scope, tt.need); got.Status != tt.want {
+		if got := v.Check(context.Background(), keyauth.Request{Presented: tt.presented, Scope: tt.scope, Access: tt.need}); got.Status != tt.want {
 			t.Errorf("%s: Check = %v, want %v", tt.name, got.Status, tt.want)
 		}
 	}
@@ -86,7 +86,7 @@ func TestCheck(t *testing.T) {
 		t.Errorf("usage = %v, want only valid requests counted", u.n)
 	}
 	idx.stale = true
-	if got := v.Check(context.Background(), []string{reader}, "assets", R); got.Status != keyauth.StatusUnavailable {
+	if got := v.Check(context.Background(), keyauth.Request{Presented: []string{reader}, Scope: "assets", Access: R}); got.Status != keyauth.StatusUnavailable {
 		t.Errorf("stale index: Check = %v, want unavailable", got.Status)
 	}
 }
@@ -123,17 +123,18 @@ func BenchmarkCheck(b *testing.B) {
 	sc, _ := gatehouse.ParseScopes([]string{"assets:read"})
 	idx.keys[s.Digest()] = &gatehouse.APIKey{ID: "k", Digest: s.Digest(), Scopes: sc}
 	v := &keyauth.Verifier{Index: idx}
-	hit, miss := []string{s.Reveal()}, []string{gatehouse.NewSecret().Reveal()}
+	hit := keyauth.Request{Presented: []string{s.Reveal()}, Scope: "assets", Access: gatehouse.AccessRead}
+	miss := keyauth.Request{Presented: []string{gatehouse.NewSecret().Reveal()}, Scope: "assets", Access: gatehouse.AccessRead}
 	b.Run("hit", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			v.Check(context.Background(), hit, "assets", gatehouse.AccessRead)
+			v.Check(context.Background(), hit)
 		}
 	})
 	b.Run("miss", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			v.Check(context.Background(), miss, "assets", gatehouse.AccessRead)
+			v.Check(context.Background(), miss)
 		}
 	})
 }

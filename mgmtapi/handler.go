@@ -44,7 +44,7 @@ type Handler struct {
 	// If nil, API keys are not accepted: a request that no session
 	// authenticates is answered 401 missing_key or invalid_key.
 	Verifier interface {
-		Check(ctx context.Context, presented []string, scope string, need gatehouse.Access) keyauth.Verdict
+		Check(ctx context.Context, req keyauth.Request) keyauth.Verdict
 	}
 
 	// Session, if not nil, authenticates a Settings UI session. It is
@@ -140,7 +140,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (caller k
 		}
 		return keys.Caller{}, false
 	}
-	v := h.Verifier.Check(r.Context(), presented, gatehouse.ScopeAPIKeys, gatehouse.MethodAccess(r.Method))
+	v := h.Verifier.Check(r.Context(), keyauth.Request{Presented: presented, Scope: gatehouse.ScopeAPIKeys, Access: gatehouse.MethodAccess(r.Method)})
 	info := gatehouse.RequestInfoFromContext(r.Context())
 	if v.Key != nil {
 		info.KeyID = v.Key.ID

@@ -19,11 +19,11 @@ import (
 // scopeVerifier accepts any key for the scope "assets" only.
 type scopeVerifier struct{}
 
-func (scopeVerifier) Check(_ context.Context, presented []string, scope string, _ gatehouse.Access) keyauth.Verdict {
-	if len(presented) != 1 {
+func (scopeVerifier) Check(_ context.Context, req keyauth.Request) keyauth.Verdict {
+	if len(req.Presented) != 1 {
 		return keyauth.Verdict{Status: keyauth.StatusMissing}
 	}
-	if scope != "assets" {
+	if req.Scope != "assets" {
 		return keyauth.Verdict{Status: keyauth.StatusInsufficientScope}
 	}
 	return keyauth.Verdict{Status: keyauth.StatusValid, Key: &gatehouse.APIKey{ID: "key_fuzz", Name: "fuzz"}}

@@ -25,7 +25,7 @@ import (
 
 // Verifier checks the key of a request (keyauth.Verifier).
 type Verifier interface {
-	Check(ctx context.Context, presented []string, scope string, need gatehouse.Access) keyauth.Verdict
+	Check(ctx context.Context, req keyauth.Request) keyauth.Verdict
 }
 
 // Handler is the data plane. It runs the contract's checks in order (path,
@@ -202,7 +202,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fw := &forward{route: route, path: r.URL.Path}
 	ctx := r.Context()
 	if !route.Public {
-		v := h.Verifier.Check(ctx, r.Header[keyauth.HeaderKey], route.Scope, gatehouse.MethodAccess(r.Method))
+		v := h.Verifier.Check(ctx, keyauth.Request{Presented: r.Header[keyauth.HeaderKey], Scope: route.Scope, Access: gatehouse.MethodAccess(r.Method)})
 		if v.Key != nil {
 			info.KeyID = v.Key.ID
 		}
