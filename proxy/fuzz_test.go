@@ -2,7 +2,6 @@ package proxy_test
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,14 +18,18 @@ import (
 // scopeVerifier accepts any key for the scope "assets" only.
 type scopeVerifier struct{}
 
-func (scopeVerifier) Check(_ context.Context, req keyauth.Request) keyauth.Verdict {
-	if len(req.Presented) != 1 {
-		return keyauth.Verdict{Status: keyauth.StatusMissing}
+func (scopeVerifier) Authenticate(w http.ResponseWriter, r *http.Request, scope string) (keyauth.Verdict, bool) {
+	v := keyauth.Verdict{Status: keyauth.StatusValid, Key: &gatehouse.APIKey{ID: "key_fuzz", Name: "fuzz"}}
+	switch {
+	case len(r.Header[keyauth.HeaderKey]) != 1:
+		v = keyauth.Verdict{Status: keyauth.StatusMissing}
+	case scope != "assets":
+		v = keyauth.Verdict{Status: keyauth.StatusInsufficientScope}
 	}
-	if req.Scope != "assets" {
-		return keyauth.Verdict{Status: keyauth.StatusInsufficientScope}
+	if !v.OK() {
+		keyauth.WriteRejection(w, v)
 	}
-	return keyauth.Verdict{Status: keyauth.StatusValid, Key: &gatehouse.APIKey{ID: "key_fuzz", Name: "fuzz"}}
+	return v, v.OK()
 }
 
 // recordingTransport answers every request itself and remembers its URL.

@@ -23,19 +23,16 @@ import (
 	"gatehouse/keyauth"
 )
 
-// Verifier checks the key of a request (keyauth.Verifier).
-type Verifier interface {
-	Check(ctx context.Context, req keyauth.Request) keyauth.Verdict
-}
-
 // Handler is the data plane. It runs the contract's checks in order (path,
 // route, method, key, scope, rate) and forwards what passes. Fields must be
 // set before the first request; Init must be called once.
 type Handler struct {
 	// Table holds the routes. Required.
 	Table *Table
-	// Verifier checks keys. Required unless every route is public.
-	Verifier Verifier
+	// Verifier checks the key of each request to a route that is not
+	// public, for the route's scope (keyauth.Verifier), and answers the
+	// requests it refuses. Required unless every route is public.
+	Verifier keyauth.Authenticator
 	// Watch, if set, returns a context that is cancelled when the key is
 	// deleted or expires, so that every answer still being sent with it
 	// (websockets, streams, long downloads) is closed. It is asked at once
@@ -202,16 +199,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fw := &forward{route: route, path: r.URL.Path}
 	ctx := r.Context()
 	if !route.Public {
-		v := h.Verifier.Check(ctx, keyauth.Request{Presented: r.Header[keyauth.HeaderKey], Scope: route.Scope, Access: gatehouse.MethodAccess(r.Method)})
-		if v.Key != nil {
-			info.KeyID = v.Key.ID
-		}
-		if !v.OK() {
-			info.Outcome = v.Status.Code()
-			keyauth.WriteRejection(w, v)
+		v, ok := h.Verifier.Authenticate(w, r, route.Scope)
+		if !ok {
 			return
 		}
-		keyauth.SetRateHeaders(w.Header(), v)
 		fw.key = v.Key
 	}
 	stripUpgrade(r.Header, route.WebSocket)
