@@ -8,7 +8,6 @@
 package mgmtapi
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -39,13 +38,11 @@ type Handler struct {
 
 	// Verifier checks the X-API-Key of a request for the scope
 	// gatehouse.ScopeAPIKeys at the access its method needs (read for
-	// GET and HEAD, write otherwise), and its rate limit. A verdict other
-	// than keyauth.StatusValid is answered by keyauth.WriteRejection.
+	// GET and HEAD, write otherwise), and its rate limit
+	// (keyauth.Verifier), and answers the requests it refuses.
 	// If nil, API keys are not accepted: a request that no session
 	// authenticates is answered 401 missing_key or invalid_key.
-	Verifier interface {
-		Check(ctx context.Context, req keyauth.Request) keyauth.Verdict
-	}
+	Verifier keyauth.Authenticator
 
 	// Session, if not nil, authenticates a Settings UI session. It is
 	// asked only when the request has no X-API-Key header. ok false
@@ -121,8 +118,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // authenticate finds who makes the request. When it reports false it has
 // answered already.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (caller keys.Caller, ok bool) {
-	presented := r.Header[keyauth.HeaderKey]
-	if len(presented) == 0 && h.Session != nil {
+	sent := len(r.Header[keyauth.HeaderKey]) > 0
+	if !sent && h.Session != nil {
 		user, ok, err := h.Session(r)
 		if err != nil {
 			h.fail(w, r, err)
@@ -133,28 +130,22 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (caller k
 		}
 	}
 	if h.Verifier == nil {
-		if len(presented) == 0 {
+		if !sent {
 			h.fail(w, r, gatehouse.Errorf(gatehouse.EMissingKey, "Sign in or send an API key in the X-API-Key header."))
 		} else {
 			h.fail(w, r, gatehouse.Errorf(gatehouse.EInvalidKey, "API keys are not accepted here."))
 		}
 		return keys.Caller{}, false
 	}
-	v := h.Verifier.Check(r.Context(), keyauth.Request{Presented: presented, Scope: gatehouse.ScopeAPIKeys, Access: gatehouse.MethodAccess(r.Method)})
-	info := gatehouse.RequestInfoFromContext(r.Context())
-	if v.Key != nil {
-		info.KeyID = v.Key.ID
-	}
-	if v.Status != keyauth.StatusValid {
-		info.Outcome = v.Status.Code()
-		keyauth.WriteRejection(w, v)
+	v, ok := h.Verifier.Authenticate(w, r, gatehouse.ScopeAPIKeys)
+	if !ok {
 		return keys.Caller{}, false
 	}
 	if v.Key == nil {
+		// Only a broken Authenticator: keys.KeyCaller needs the key.
 		h.fail(w, r, errors.New("key check: valid verdict without a key"))
 		return keys.Caller{}, false
 	}
-	keyauth.SetRateHeaders(w.Header(), v)
 	return keys.KeyCaller(v.Key), true
 }
 
