@@ -51,7 +51,8 @@ type Authenticator interface {
 // needs, runs Check, records the key's ID and a refusal's outcome in the
 // request's gatehouse.RequestInfo, and writes the refusal
 // (WriteRejection) or, when the request may go on, the rate headers
-// (SetRateHeaders). It costs no allocation of its own.
+// (SetRateHeaders). It allocates nothing beyond what Check and the rate
+// headers do.
 func (v *Verifier) Authenticate(w http.ResponseWriter, r *http.Request, scope string) (Verdict, bool) {
 	ctx := r.Context()
 	verdict := v.Check(ctx, Request{Presented: r.Header[HeaderKey], Scope: scope, Access: gatehouse.MethodAccess(r.Method)})

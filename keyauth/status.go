@@ -1,7 +1,16 @@
-// Package keyauth is the API key check: from the presented X-API-Key
-// values, the scope a route needs and the access a method needs, to a
-// verdict. Failed checks are Status values, not errors; net/http appears
-// only in the thin adapter (http.go: WriteRejection, SetRateHeaders).
+// Package keyauth is the API key check.
+//
+// Its core (verifier.go) is a function from a Request (the presented
+// X-API-Key values, the scope a route needs, the access a method needs) to
+// a Verdict: Verifier.Check runs the checks in the contract's order with
+// the time read once. Failed checks are Status values, not errors. The
+// core does not import net/http.
+//
+// net/http appears only in the thin adapter (http.go): Verifier.Authenticate
+// reads the request, runs Check, records the outcome in the request's
+// gatehouse.RequestInfo and writes the refusal (WriteRejection) or the rate
+// headers (SetRateHeaders). The data plane (proxy) and the management API
+// (mgmtapi) both call it through the Authenticator interface.
 package keyauth
 
 import "gatehouse"

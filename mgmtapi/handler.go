@@ -2,7 +2,8 @@
 // (/api/v2/api-keys) and its OpenAPI description (/openapi.json).
 //
 // It is a thin HTTP layer over keys.Service: it authenticates the caller
-// (a Settings UI session, or an X-API-Key holding api-keys scopes), decodes
+// (a Settings UI session, or an X-API-Key holding api-keys scopes, checked
+// by keyauth's Authenticate like the data plane's keys), decodes
 // request bodies strictly, and maps error codes to statuses in one place
 // (errors.go).
 package mgmtapi

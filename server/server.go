@@ -127,6 +127,8 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 	}
 	s.usage = usage.New(s.store, usage.Options{Logger: s.log, FlushInterval: time.Duration(cfg.UsageFlushInterval), Registerer: s.registry})
 
+	// One key check for every caller: the data plane and both management
+	// APIs take it as their Verifier (keyauth.Authenticator).
 	verifier := &keyauth.Verifier{
 		Index:        s.index,
 		Limiter:      limiter,
