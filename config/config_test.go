@@ -156,3 +156,69 @@ func TestLoadInvalid(t *testing.T) {
 		})
 	}
 }
+
+// TestRouteProblems pins the text and the order of every problem a route
+// can have, as `gatehouse config check` prints them.
+func TestRouteProblems(t *testing.T) {
+	t.Parallel()
+	c := config.Default()
+	yaml := `routes:
+  - {name: "", path: a, upstream: "ftp://x"}
+  - {name: b, path: /b/, upstream: "http://user:pw@h/", scope: "*"}
+  - {name: b, path: /a//b, upstream: "http://h?q=1", scope: "a b", timeout: -1s}
+  - {name: c, path: /healthz/x, upstream: "%zz", public: true, scope: x}
+  - {name: d, path: /d, upstream: "http://h", scope: api-keys}
+  - {name: e, path: /d, upstream: "http://h#f", scope: e}
+  - {name: f, path: /d, upstream: "HTTP://h/a b?", scope: f}
+  - {name: g, path: /API/V2/API-KEYS, upstream: "ftp://h/a b", scope: g}
+  - {name: h, path: "/a\x01", upstream: "//h/x", scope: h}
+  - {name: i, path: /a/./b, upstream: "http:/h", scope: i}
+  - {name: j, path: "/a?b", upstream: "http://h", scope: j, websocket: false}
+  - {name: k, path: /login, upstream: "http://h", scope: k}
+  - {name: l, path: /login, upstream: "http://h", scope: l, timeout: 0s}
+  - {name: m, path: /, upstream: "https://h", public: true}
+`
+	if err := config.Parse([]byte(yaml), c); err != nil {
+		t.Fatal(err)
+	}
+	upstream := "upstream: must be an http:// or https:// URL with a host and no credentials, query or fragment"
+	plain := "path: must be a plain path without //, dot segments, %, ;, ?, # or control characters"
+	want := strings.Join([]string{
+		`config: routes[0].name: is required`,
+		`config: routes[0].path: must start with / (got "a")`,
+		`config: routes[0].` + upstream + ` (got "ftp://x")`,
+		`config: routes[0].scope: is required unless the route is public`,
+		`config: routes[1].path: must not end with / (got "/b/")`,
+		`config: routes[1].` + upstream + ` (got "http://user:xxxxx@h/")`,
+		`config: routes[1].scope: "*" is reserved`,
+		`config: routes[2].name: "b" is also the name of routes[1]`,
+		`config: routes[2].` + plain + ` (got "/a//b")`,
+		`config: routes[2].` + upstream + ` (got "http://h?q=1")`,
+		`config: routes[2].scope: "a b" may hold only letters, digits, -, _ and .`,
+		`config: routes[2].timeout: must be a positive duration such as 30s`,
+		`config: routes[3].path: "/healthz/x" is the gateway's own endpoint /healthz and is never proxied`,
+		`config: routes[3].` + upstream + ` (got "%zz")`,
+		`config: routes[3].scope: a public route asks for no key, so it takes no scope`,
+		`config: routes[4].scope: "api-keys" is reserved`,
+		`config: routes[5].path: "/d" is also the path of routes[4]`,
+		`config: routes[5].` + upstream + ` (got "http://h#f")`,
+		`config: routes[6].path: "/d" is also the path of routes[5]`,
+		`config: routes[7].path: "/API/V2/API-KEYS" is the gateway's own endpoint /api/v2/api-keys and is never proxied`,
+		`config: routes[7].` + upstream + ` (got "ftp://h/a b")`,
+		`config: routes[8].` + plain + ` (got "/a\x01")`,
+		`config: routes[8].` + upstream + ` (got "//h/x")`,
+		`config: routes[9].` + plain + ` (got "/a/./b")`,
+		`config: routes[9].` + upstream + ` (got "http:/h")`,
+		`config: routes[10].` + plain + ` (got "/a?b")`,
+		`config: routes[11].path: "/login" is the gateway's own endpoint /login and is never proxied`,
+		`config: routes[12].path: "/login" is also the path of routes[11]`,
+		`config: routes[12].path: "/login" is the gateway's own endpoint /login and is never proxied`,
+	}, "\n")
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate() = nil error, want the routes' problems")
+	}
+	if got := err.Error(); got != want {
+		t.Errorf("Validate() =\n%s\nwant\n%s", got, want)
+	}
+}
