@@ -4,11 +4,14 @@ import (
 	"strings"
 	"testing"
 
+	"gatehouse"
 	"gatehouse/config"
 )
 
 // FuzzParse: no YAML input panics the parser, and a config that validates
-// has only routes with plain absolute paths and http(s) upstreams.
+// has only routes with plain absolute paths and http(s) upstreams, route
+// scopes that make valid, unreserved scopes, and a positive
+// read_header_timeout.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"listen: 127.0.0.1:8080\n",
@@ -35,6 +38,19 @@ func FuzzParse(f *testing.F) {
 			if r.UpstreamURL == nil || (r.UpstreamURL.Scheme != "http" && r.UpstreamURL.Scheme != "https") {
 				t.Fatalf("route upstream %q validated", r.Upstream)
 			}
+		}
+		for _, n := range c.ScopeNames() {
+			for _, s := range []string{n + ":read", n + ":write"} {
+				if _, err := gatehouse.ParseScope(s); err != nil {
+					t.Fatalf("route scope %q makes the invalid scope %q: %v", n, s, err)
+				}
+			}
+			if n == gatehouse.ScopeAll || n == gatehouse.ScopeAPIKeys {
+				t.Fatalf("a route has the reserved scope %q", n)
+			}
+		}
+		if c.ReadHeaderTimeout <= 0 {
+			t.Fatalf("read_header_timeout %v validated: slow clients would never be cut off", c.ReadHeaderTimeout)
 		}
 	})
 }
