@@ -85,14 +85,18 @@ type Config struct {
 	SecureCookies bool `yaml:"secure_cookies"`
 	// LogFormat is "text" or "json" (GATEHOUSE_LOG_FORMAT). Default: text.
 	LogFormat string `yaml:"log_format"`
-	// Routes are the upstreams (GATEHOUSE_ROUTES, as a YAML or JSON list).
+	// Routes are the upstreams as written (GATEHOUSE_ROUTES, as a YAML or
+	// JSON list); Validate builds ParsedRoutes from them.
 	Routes []Route `yaml:"routes"`
 
 	// Parsed values, set by Validate.
 	DefaultRateLimit gatehouse.RateLimit `yaml:"-"`
+	// ParsedRoutes are Routes with their defaults, once they are valid.
+	ParsedRoutes []gatehouse.Route `yaml:"-"`
 }
 
-// Route is one entry of routes.
+// Route is one entry of routes, as written: gatehouse.Route holds its
+// meaning.
 type Route struct {
 	// Name identifies the route in logs and metrics.
 	Name string `yaml:"name"`
@@ -104,13 +108,26 @@ type Route struct {
 	Scope string `yaml:"scope"`
 	// Public routes ask for no key.
 	Public bool `yaml:"public"`
-	// Timeout is how long the upstream has to answer. Default: 30s.
+	// Timeout is how long the upstream has to answer. Default:
+	// gatehouse.DefaultRouteTimeout (30s).
 	Timeout Duration `yaml:"timeout"`
-	// WebSocket allows websocket upgrades on the route. Default: true.
+	// WebSocket allows websocket upgrades on the route. Default:
+	// gatehouse.DefaultRouteWebSocket (true).
 	WebSocket *bool `yaml:"websocket"`
+}
 
-	// UpstreamURL is Upstream parsed, set by Validate.
-	UpstreamURL *url.URL `yaml:"-"`
+// route returns the route r describes, with the defaults for what it
+// leaves unset.
+func (r Route) route() gatehouse.Route {
+	out := gatehouse.Route{Name: r.Name, Path: r.Path, Upstream: r.Upstream, Scope: r.Scope, Public: r.Public,
+		Timeout: gatehouse.DefaultRouteTimeout, WebSocket: gatehouse.DefaultRouteWebSocket}
+	if r.Timeout != 0 {
+		out.Timeout = time.Duration(r.Timeout)
+	}
+	if r.WebSocket != nil {
+		out.WebSocket = *r.WebSocket
+	}
+	return out
 }
 
 // Duration is a time.Duration written as "10s" in YAML.
@@ -300,8 +317,31 @@ func (c *Config) Validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("log_format", "must be text or json (got %q)", c.LogFormat)
 	}
-	c.validateRoutes(bad)
+	errs = append(errs, c.parseRoutes()...)
 	return errors.Join(errs...)
+}
+
+// parseRoutes builds the gatehouse.Route of each entry of Routes, sets
+// ParsedRoutes if they are valid and returns their problems, each under
+// its key.
+func (c *Config) parseRoutes() []error {
+	c.ParsedRoutes = nil
+	routes := make([]gatehouse.Route, len(c.Routes))
+	for i, r := range c.Routes {
+		routes[i] = r.route()
+	}
+	var errs []error
+	switch err := gatehouse.ValidateRoutes(routes).(type) {
+	case nil:
+		c.ParsedRoutes = routes
+	case interface{ Unwrap() []error }:
+		for _, e := range err.Unwrap() {
+			errs = append(errs, fmt.Errorf("config: %w", e))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	}
+	return errs
 }
 
 // checkAddr reports whether addr is host:port, and says why not under key.
@@ -334,91 +374,6 @@ func sameAddr(a, b string) bool {
 	// every address.
 	unspecified := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
 	return ah == bh || unspecified(ah) || unspecified(bh)
-}
-
-// Reserved are the gateway's own paths, never proxied: no route may use
-// them or a path below them, on either listener.
-var Reserved = []string{"/healthz", "/readyz", "/metrics", "/openapi.json", "/login", "/logout", "/settings", "/api/v2/api-keys"}
-
-func (c *Config) validateRoutes(bad func(key, format string, args ...any)) {
-	names := map[string]int{}
-	paths := map[string]int{}
-	for i := range c.Routes {
-		r := &c.Routes[i]
-		key := fmt.Sprintf("routes[%d]", i)
-		if r.Name == "" {
-			bad(key+".name", "is required")
-		} else if j, dup := names[r.Name]; dup {
-			bad(key+".name", "%q is also the name of routes[%d]", r.Name, j)
-		} else {
-			names[r.Name] = i
-		}
-		switch {
-		case r.Path == "" || r.Path[0] != '/':
-			bad(key+".path", "must start with / (got %q)", r.Path)
-		case len(r.Path) > 1 && strings.HasSuffix(r.Path, "/"):
-			bad(key+".path", "must not end with / (got %q)", r.Path)
-		case strings.Contains(r.Path, "//") || strings.ContainsAny(r.Path, "\\%;?#") || hasDotSegment(r.Path) || hasControl(r.Path):
-			bad(key+".path", "must be a plain path without //, dot segments, %%, ;, ?, # or control characters (got %q)", r.Path)
-		default:
-			if j, dup := paths[r.Path]; dup {
-				bad(key+".path", "%q is also the path of routes[%d]", r.Path, j)
-			}
-			paths[r.Path] = i
-			for _, p := range Reserved {
-				if segmentPrefix(strings.ToLower(r.Path), p) {
-					bad(key+".path", "%q is the gateway's own endpoint %s and is never proxied", r.Path, p)
-				}
-			}
-		}
-		u, err := url.Parse(r.Upstream)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-			bad(key+".upstream", "must be an http:// or https:// URL with a host and no credentials, query or fragment (got %q)", redactURL(r.Upstream))
-		} else {
-			r.UpstreamURL = u
-		}
-		if r.Public {
-			if r.Scope != "" {
-				bad(key+".scope", "a public route asks for no key, so it takes no scope")
-			}
-		} else {
-			switch {
-			case r.Scope == "":
-				bad(key+".scope", "is required unless the route is public")
-			case r.Scope == gatehouse.ScopeAll || r.Scope == gatehouse.ScopeAPIKeys:
-				bad(key+".scope", "%q is reserved", r.Scope)
-			default:
-				if _, err := gatehouse.ParseScope(r.Scope + ":read"); err != nil {
-					bad(key+".scope", "%q may hold only letters, digits, -, _ and .", r.Scope)
-				}
-			}
-		}
-		if r.Timeout < 0 {
-			bad(key+".timeout", "must be a positive duration such as 30s")
-		} else if r.Timeout == 0 {
-			r.Timeout = Duration(30 * time.Second)
-		}
-	}
-}
-
-// segmentPrefix reports whether prefix matches p on whole path segments.
-func segmentPrefix(p, prefix string) bool {
-	return p == prefix || prefix == "/" || strings.HasPrefix(p, prefix+"/")
-}
-
-// hasControl reports whether p holds an ASCII control character, which no
-// request path can match.
-func hasControl(p string) bool {
-	return strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f })
-}
-
-func hasDotSegment(p string) bool {
-	for _, s := range strings.Split(p, "/") {
-		if s == "." || s == ".." {
-			return true
-		}
-	}
-	return false
 }
 
 // ScopeNames returns the distinct scope names of the routes.

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -31,11 +32,14 @@ func FuzzParse(f *testing.F) {
 		if err := c.Validate(); err != nil {
 			return
 		}
-		for _, r := range c.Routes {
+		if len(c.ParsedRoutes) != len(c.Routes) {
+			t.Fatalf("%d routes validated, %d parsed", len(c.Routes), len(c.ParsedRoutes))
+		}
+		for _, r := range c.ParsedRoutes {
 			if !strings.HasPrefix(r.Path, "/") || strings.Contains(r.Path, "//") || hasDotSegment(r.Path) {
 				t.Fatalf("route path %q validated", r.Path)
 			}
-			if r.UpstreamURL == nil || (r.UpstreamURL.Scheme != "http" && r.UpstreamURL.Scheme != "https") {
+			if u, err := url.Parse(r.Upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 				t.Fatalf("route upstream %q validated", r.Upstream)
 			}
 		}

@@ -81,11 +81,17 @@ routes:
 	if got, want := c.DefaultRateLimit.Requests, 100; got != want {
 		t.Errorf("DefaultRateLimit.Requests = %d, want %d", got, want)
 	}
-	if got, want := time.Duration(c.Routes[0].Timeout), 30*time.Second; got != want {
-		t.Errorf("routes[0].Timeout = %v, want default %v", got, want)
+	if len(c.ParsedRoutes) != 2 {
+		t.Fatalf("ParsedRoutes = %+v, want 2 routes", c.ParsedRoutes)
 	}
-	if got, want := c.Routes[1].UpstreamURL.Path, "/apps-public"; got != want {
-		t.Errorf("routes[1].UpstreamURL.Path = %q, want %q", got, want)
+	if got, want := c.ParsedRoutes[0].Timeout, 30*time.Second; got != want {
+		t.Errorf("ParsedRoutes[0].Timeout = %v, want default %v", got, want)
+	}
+	if got, want := c.ParsedRoutes[1].Timeout, 5*time.Second; got != want {
+		t.Errorf("ParsedRoutes[1].Timeout = %v, want %v", got, want)
+	}
+	if u, err := c.ParsedRoutes[1].UpstreamURL(); err != nil || u.Path != "/apps-public" {
+		t.Errorf("ParsedRoutes[1].UpstreamURL() = %v, %v; want the path /apps-public", u, err)
 	}
 	if got, want := c.AdminListen, "127.0.0.1:8081"; got != want {
 		t.Errorf("AdminListen = %q, want the default %q", got, want)
@@ -104,6 +110,31 @@ func TestLoadRoutesFromEnv(t *testing.T) {
 	}
 	if len(c.Routes) != 1 || c.Routes[0].Scope != "a" {
 		t.Fatalf("Routes = %+v, want one route with scope a", c.Routes)
+	}
+}
+
+func TestRouteDefaults(t *testing.T) {
+	t.Parallel()
+	c := config.Default()
+	c.Routes = []config.Route{
+		{Name: "a", Path: "/a", Upstream: "http://127.0.0.1:1/a", Scope: "a"},
+		{Name: "b", Path: "/b", Upstream: "http://127.0.0.1:1/b", Scope: "b", Timeout: config.Duration(time.Second), WebSocket: new(false)},
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []struct {
+		timeout   time.Duration
+		websocket bool
+	}{{30 * time.Second, true}, {time.Second, false}} {
+		r := c.ParsedRoutes[i]
+		if r.Timeout != want.timeout || r.WebSocket != want.websocket {
+			t.Errorf("ParsedRoutes[%d]: Timeout %v, WebSocket %v; want %v, %v", i, r.Timeout, r.WebSocket, want.timeout, want.websocket)
+		}
+	}
+	c.Routes = append(c.Routes, config.Route{Name: "a", Path: "/c", Upstream: "http://127.0.0.1:1/c", Scope: "c"})
+	if err := c.Validate(); err == nil || c.ParsedRoutes != nil {
+		t.Errorf("Validate() of a route list with a name twice = %v, ParsedRoutes %v; want an error and none", err, c.ParsedRoutes)
 	}
 }
 

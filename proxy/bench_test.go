@@ -34,7 +34,7 @@ func BenchmarkProxy(b *testing.B) {
 	s := gatehouse.NewSecret()
 	sc, _ := gatehouse.ParseScopes([]string{"assets:read"})
 	idx.keys[s.Digest()] = &gatehouse.APIKey{ID: "k", Name: "bench", Digest: s.Digest(), Scopes: sc}
-	table, _ := proxy.NewTable([]proxy.Route{{Name: "assets", Path: "/api/v2/assets", Upstream: target, Scope: "assets", Timeout: 10 * time.Second}})
+	table, _ := proxy.NewTable([]gatehouse.Route{{Name: "assets", Path: "/api/v2/assets", Upstream: up.URL + "/v2/assets", Scope: "assets", Timeout: 10 * time.Second}})
 	gh := &proxy.Handler{
 		Table: table,
 		Verifier: &keyauth.Verifier{Index: idx, Limiter: ratelimit.NewLocal(),

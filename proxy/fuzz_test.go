@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gatehouse"
 	"gatehouse/keyauth"
@@ -50,11 +51,10 @@ func (rt *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error)
 // "assets": whatever it forwards goes to the assets upstream, under its
 // path, as the canonical form of the path that was authorised.
 func FuzzForward(f *testing.F) {
-	u := func(s string) *url.URL { p, _ := url.Parse(s); return p }
-	table, err := proxy.NewTable([]proxy.Route{
-		{Name: "assets", Path: "/api/v2/assets", Upstream: u("http://assets.internal/v2/assets"), Scope: "assets"},
-		{Name: "platform", Path: "/api/v2", Upstream: u("http://platform.internal/v2"), Scope: "platform"},
-		{Name: "files", Path: "/files", Upstream: u("http://assets.internal/store/"), Scope: "assets"},
+	table, err := proxy.NewTable([]gatehouse.Route{
+		{Name: "assets", Path: "/api/v2/assets", Upstream: "http://assets.internal/v2/assets", Scope: "assets", Timeout: time.Second},
+		{Name: "platform", Path: "/api/v2", Upstream: "http://platform.internal/v2", Scope: "platform", Timeout: time.Second},
+		{Name: "files", Path: "/files", Upstream: "http://assets.internal/store/", Scope: "assets", Timeout: time.Second},
 	})
 	if err != nil {
 		f.Fatal(err)

@@ -122,7 +122,7 @@ func (h *Handler) Init() error {
 // forward is what the handler learned about a request, for the proxy's
 // hooks.
 type forward struct {
-	route *Route
+	route *route
 	key   *gatehouse.APIKey
 	path  string // the decoded path that was authorised
 	start time.Time
@@ -185,7 +185,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(w, info, http.StatusBadRequest, gatehouse.EBadPath, "The path holds dot segments, an empty segment or an encoded separator.")
 		return
 	}
-	route, ok := h.Table.Match(r.URL.Path)
+	route, ok := h.Table.match(r.URL.Path)
 	if !ok {
 		fail(w, info, http.StatusNotFound, gatehouse.ENoRoute, "No route matches this path.")
 		return
@@ -257,7 +257,7 @@ var spoofable = map[string]bool{
 
 func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	fw := pr.In.Context().Value(forwardKey{}).(*forward)
-	pr.SetURL(fw.route.Upstream)
+	pr.SetURL(fw.route.target)
 	// Forward exactly the authorised path, canonically escaped: the raw
 	// form was checked, and no encoded separator or dot can be in it.
 	pr.Out.URL.Path = fw.route.upstreamPath(fw.path)

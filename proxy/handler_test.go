@@ -90,16 +90,11 @@ func (f *fixture) key(t *testing.T, id, name string, until *time.Time, scopes ..
 func newFixture(t *testing.T, upstream http.HandlerFunc, timeout time.Duration) *fixture {
 	t.Helper()
 	f := &fixture{up: newRecorder(t, upstream), idx: &index{keys: map[gatehouse.Digest]*gatehouse.APIKey{}}}
-	u := func(p string) *url.URL {
-		x, _ := url.Parse(f.up.URL + p)
-		return x
-	}
-	closed, _ := url.Parse("http://127.0.0.1:1/x")
-	table, err := proxy.NewTable([]proxy.Route{
-		{Name: "assets", Path: "/api/v2/assets", Upstream: u("/v2/assets"), Scope: "assets", Timeout: timeout, WebSocket: true},
-		{Name: "platform", Path: "/api/v2", Upstream: u("/v2"), Scope: "platform", Timeout: timeout},
-		{Name: "hooks", Path: "/apps-public", Upstream: u("/apps-public"), Public: true, Timeout: timeout},
-		{Name: "down", Path: "/down", Upstream: closed, Scope: "assets", Timeout: timeout},
+	table, err := proxy.NewTable([]gatehouse.Route{
+		{Name: "assets", Path: "/api/v2/assets", Upstream: f.up.URL + "/v2/assets", Scope: "assets", Timeout: timeout, WebSocket: true},
+		{Name: "platform", Path: "/api/v2", Upstream: f.up.URL + "/v2", Scope: "platform", Timeout: timeout},
+		{Name: "hooks", Path: "/apps-public", Upstream: f.up.URL + "/apps-public", Public: true, Timeout: timeout},
+		{Name: "down", Path: "/down", Upstream: "http://127.0.0.1:1/x", Scope: "assets", Timeout: timeout},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -420,17 +415,21 @@ func TestStreamPassesThrough(t *testing.T) {
 
 func TestNewTableRefuses(t *testing.T) {
 	t.Parallel()
-	up, _ := url.Parse("http://127.0.0.1:1")
-	for name, r := range map[string]proxy.Route{
-		"no name":       {Path: "/a", Upstream: up, Scope: "a"},
-		"relative path": {Name: "a", Path: "a", Upstream: up, Scope: "a"},
-		"trailing /":    {Name: "a", Path: "/a/", Upstream: up, Scope: "a"},
-		"dot segment":   {Name: "a", Path: "/a/../b", Upstream: up, Scope: "a"},
-		"no upstream":   {Name: "a", Path: "/a", Scope: "a"},
-		"no scope":      {Name: "a", Path: "/a", Upstream: up},
-		"star scope":    {Name: "a", Path: "/a", Upstream: up, Scope: "*"},
+	up, sec := "http://127.0.0.1:1", time.Second
+	if _, err := proxy.NewTable([]gatehouse.Route{{Name: "a", Path: "/a", Upstream: up, Scope: "a", Timeout: sec}}); err != nil {
+		t.Fatalf("NewTable(valid) = %v", err)
+	}
+	for name, r := range map[string]gatehouse.Route{
+		"no name":       {Path: "/a", Upstream: up, Scope: "a", Timeout: sec},
+		"relative path": {Name: "a", Path: "a", Upstream: up, Scope: "a", Timeout: sec},
+		"trailing /":    {Name: "a", Path: "/a/", Upstream: up, Scope: "a", Timeout: sec},
+		"dot segment":   {Name: "a", Path: "/a/../b", Upstream: up, Scope: "a", Timeout: sec},
+		"no upstream":   {Name: "a", Path: "/a", Scope: "a", Timeout: sec},
+		"no scope":      {Name: "a", Path: "/a", Upstream: up, Timeout: sec},
+		"star scope":    {Name: "a", Path: "/a", Upstream: up, Scope: "*", Timeout: sec},
+		"no timeout":    {Name: "a", Path: "/a", Upstream: up, Scope: "a"},
 	} {
-		if _, err := proxy.NewTable([]proxy.Route{r}); err == nil {
+		if _, err := proxy.NewTable([]gatehouse.Route{r}); err == nil {
 			t.Errorf("NewTable(%s) = nil error, want one", name)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"gatehouse"
 )
 
 // TestPublicLocationNeverLeavesTheHost: a rewritten Location is always a
@@ -11,7 +13,7 @@ import (
 func TestPublicLocationNeverLeavesTheHost(t *testing.T) {
 	t.Parallel()
 	up, _ := url.Parse("http://10.0.0.5:3000/v2")
-	root := &Route{Path: "/", Upstream: up}
+	root := &route{Route: &gatehouse.Route{Path: "/"}, target: up}
 	tests := []struct {
 		loc, want string
 		ok        bool
@@ -43,7 +45,7 @@ func FuzzPublicLocation(f *testing.F) {
 		f.Add(s)
 	}
 	up, _ := url.Parse("http://10.0.0.5:3000/v2")
-	routes := []*Route{{Path: "/api/v2/assets", Upstream: up}, {Path: "/", Upstream: up}}
+	routes := []*route{{Route: &gatehouse.Route{Path: "/api/v2/assets"}, target: up}, {Route: &gatehouse.Route{Path: "/"}, target: up}}
 	f.Fuzz(func(t *testing.T, loc string) {
 		for _, r := range routes {
 			got, ok := r.publicLocation(loc)
@@ -56,7 +58,7 @@ func FuzzPublicLocation(f *testing.F) {
 				t.Fatalf("publicLocation(%q) = %q, which does not parse: %v", loc, got, err)
 			case u.Scheme != "" || u.Host != "" || strings.HasPrefix(got, "//") || strings.HasPrefix(got, "/\\"):
 				t.Fatalf("publicLocation(%q) = %q: another host", loc, got)
-			case !segmentPrefix(u.Path, r.Path):
+			case !gatehouse.HasPathPrefix(u.Path, r.Path):
 				t.Fatalf("publicLocation(%q) = %q: outside the route %s", loc, got, r.Path)
 			}
 		}

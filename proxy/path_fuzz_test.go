@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"gatehouse"
 	"gatehouse/proxy"
 )
 
@@ -29,10 +29,9 @@ func FuzzCheckPathAndMatch(f *testing.F) {
 		"/api/v2/assets%2f..", "/api/v2/%61ssets/1", "/apps-public/hook?x=1", "/api/v2/assets-bulk", "http://h/api/v2/assets/1", "/api/v2/assets/caf%C3%A9"} {
 		f.Add(s)
 	}
-	up := func(s string) *url.URL { u, _ := url.Parse(s); return u }
-	table, err := proxy.NewTable([]proxy.Route{
-		{Name: "assets", Path: "/api/v2/assets", Upstream: up("http://upstream/v2/assets"), Public: true, Timeout: time.Second},
-		{Name: "hooks", Path: "/apps-public", Upstream: up("http://upstream/hooks/"), Public: true, Timeout: time.Second},
+	table, err := proxy.NewTable([]gatehouse.Route{
+		{Name: "assets", Path: "/api/v2/assets", Upstream: "http://upstream/v2/assets", Public: true, Timeout: time.Second},
+		{Name: "hooks", Path: "/apps-public", Upstream: "http://upstream/hooks/", Public: true, Timeout: time.Second},
 	})
 	if err != nil {
 		f.Fatal(err)
@@ -56,10 +55,14 @@ func FuzzCheckPathAndMatch(f *testing.F) {
 		if !ok {
 			t.Fatalf("%q was forwarded to %s without a matching route", target, out)
 		}
-		prefix := strings.TrimSuffix(route.Upstream.Path, "/")
+		upstream, err := route.UpstreamURL()
+		if err != nil {
+			t.Fatal(err)
+		}
+		prefix := strings.TrimSuffix(upstream.Path, "/")
 		p := out.Path
 		if p != prefix && !strings.HasPrefix(p, prefix+"/") {
-			t.Fatalf("%q (route %s) reached %q, outside %q", target, route.Name, p, route.Upstream.Path)
+			t.Fatalf("%q (route %s) reached %q, outside %q", target, route.Name, p, upstream.Path)
 		}
 		for _, seg := range strings.Split(p, "/")[1:] {
 			if seg == "." || seg == ".." {

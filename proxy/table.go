@@ -3,38 +3,21 @@
 package proxy
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gatehouse"
 )
 
-// Route sends requests under a path prefix to an upstream.
-type Route struct {
-	// Name identifies the route in logs and metrics.
-	Name string
-	// Path is the prefix, matched on whole path segments.
-	Path string
-	// Upstream replaces the prefix: its scheme, host and path.
-	Upstream *url.URL
-	// Scope is the scope name keys need; empty on public routes.
-	Scope string
-	// Public routes ask for no key.
-	Public bool
-	// Timeout is how long the upstream has to send its response headers.
-	// Zero means 30s.
-	Timeout time.Duration
-	// WebSocket allows websocket upgrades on the route; other upgrades are
-	// never forwarded.
-	WebSocket bool
-
+// route is a route of the table with what the handler keeps for it.
+type route struct {
+	*gatehouse.Route
+	// target is the Route's Upstream, parsed.
+	target    *url.URL
 	transport http.RoundTripper // set by Handler.Init
 	// duration is the route's child of the upstream duration histogram,
 	// set by Handler.Init so that a request does not look it up.
@@ -43,49 +26,22 @@ type Route struct {
 
 // Table is an immutable set of routes.
 type Table struct {
-	routes []*Route // longest path first
+	routes []*route // longest path first
 }
 
-// NewTable checks the routes and returns their table.
-func NewTable(routes []Route) (*Table, error) {
-	t := &Table{}
-	names, paths := map[string]bool{}, map[string]bool{}
-	var errs []error
-	for i, r := range routes {
-		bad := func(format string, args ...any) {
-			errs = append(errs, fmt.Errorf("route %d (%s): %s", i, r.Name, fmt.Sprintf(format, args...)))
-		}
-		switch {
-		case r.Name == "":
-			bad("name is required")
-		case names[r.Name]:
-			bad("name is taken by another route")
-		}
-		names[r.Name] = true
-		switch {
-		case !strings.HasPrefix(r.Path, "/"):
-			bad("path must start with /")
-		case len(r.Path) > 1 && strings.HasSuffix(r.Path, "/"):
-			bad("path must not end with /")
-		case !safePath(r.Path):
-			bad("path must be plain: no //, dot segments or escapes")
-		case paths[r.Path]:
-			bad("path is taken by another route")
-		}
-		paths[r.Path] = true
-		if r.Upstream == nil || (r.Upstream.Scheme != "http" && r.Upstream.Scheme != "https") || r.Upstream.Host == "" {
-			bad("upstream must be an http or https URL with a host")
-		}
-		if !r.Public && (r.Scope == "" || r.Scope == gatehouse.ScopeAll || r.Scope == gatehouse.ScopeAPIKeys) {
-			bad("scope must be a route scope name (not empty, * or api-keys)")
-		}
-		if r.Timeout <= 0 {
-			r.Timeout = 30 * time.Second
-		}
-		t.routes = append(t.routes, &r)
-	}
-	if err := errors.Join(errs...); err != nil {
+// NewTable returns the table of routes, which gatehouse.ValidateRoutes
+// must accept.
+func NewTable(routes []gatehouse.Route) (*Table, error) {
+	if err := gatehouse.ValidateRoutes(routes); err != nil {
 		return nil, err
+	}
+	t := &Table{}
+	for _, r := range routes {
+		target, err := r.UpstreamURL()
+		if err != nil {
+			return nil, err // ValidateRoutes checked it
+		}
+		t.routes = append(t.routes, &route{Route: &r, target: target})
 	}
 	sort.SliceStable(t.routes, func(i, j int) bool { return len(t.routes[i].Path) > len(t.routes[j].Path) })
 	return t, nil
@@ -94,44 +50,31 @@ func NewTable(routes []Route) (*Table, error) {
 // Match returns the route whose path is the longest prefix of path on
 // whole segments: /api/v2/assets matches /api/v2/assets and
 // /api/v2/assets/158, not /api/v2/assets-bulk.
-func (t *Table) Match(path string) (*Route, bool) {
+func (t *Table) Match(path string) (*gatehouse.Route, bool) {
+	r, ok := t.match(path)
+	if !ok {
+		return nil, false
+	}
+	return r.Route, true
+}
+
+func (t *Table) match(path string) (*route, bool) {
 	for _, r := range t.routes {
-		if segmentPrefix(path, r.Path) {
+		if r.Matches(path) {
 			return r, true
 		}
 	}
 	return nil, false
 }
 
-// Scopes returns the distinct scope names of the routes.
-func (t *Table) Scopes() []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, r := range t.routes {
-		if r.Scope != "" && !seen[r.Scope] {
-			seen[r.Scope] = true
-			out = append(out, r.Scope)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func segmentPrefix(path, prefix string) bool {
-	if prefix == "/" {
-		return strings.HasPrefix(path, "/")
-	}
-	return strings.HasPrefix(path, prefix) && (len(path) == len(prefix) || path[len(prefix)] == '/')
-}
-
 // upstreamPath replaces the route's prefix of path (decoded) with the
 // upstream's path.
-func (r *Route) upstreamPath(path string) string {
+func (r *route) upstreamPath(path string) string {
 	rest := path
 	if r.Path != "/" {
 		rest = path[len(r.Path):]
 	}
-	base := r.Upstream.Path
+	base := r.target.Path
 	switch {
 	case rest == "":
 		if base == "" {
@@ -147,9 +90,9 @@ func (r *Route) upstreamPath(path string) string {
 // publicPath maps a path on the upstream back to the path a client uses:
 // the inverse of upstreamPath. It reports false for a path outside the
 // upstream's prefix.
-func (r *Route) publicPath(upstream string) (string, bool) {
-	base := strings.TrimSuffix(r.Upstream.Path, "/")
-	if !strings.HasPrefix(upstream, "/") || base != "" && !segmentPrefix(upstream, base) {
+func (r *route) publicPath(upstream string) (string, bool) {
+	base := strings.TrimSuffix(r.target.Path, "/")
+	if !strings.HasPrefix(upstream, "/") || base != "" && !gatehouse.HasPathPrefix(upstream, base) {
 		return "", false
 	}
 	public := strings.TrimSuffix(r.Path, "/") + upstream[len(base):]
@@ -168,14 +111,14 @@ func (r *Route) publicPath(upstream string) (string, bool) {
 // leads clients to the upstream's address nor out of the gateway. Anything
 // else (another site, a path outside the prefix, a relative reference) is
 // left as it is.
-func (r *Route) publicLocation(loc string) (string, bool) {
+func (r *route) publicLocation(loc string) (string, bool) {
 	u, err := url.Parse(loc)
 	if err != nil || u.Opaque != "" || u.User != nil {
 		return "", false
 	}
 	switch {
 	case u.Host != "":
-		if !strings.EqualFold(u.Host, r.Upstream.Host) || u.Scheme != "" && !strings.EqualFold(u.Scheme, r.Upstream.Scheme) {
+		if !strings.EqualFold(u.Host, r.target.Host) || u.Scheme != "" && !strings.EqualFold(u.Scheme, r.target.Scheme) {
 			return "", false
 		}
 	case u.Scheme != "":

@@ -5,13 +5,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"gatehouse"
-	"gatehouse/config"
 	"gatehouse/jsonerr"
 	"gatehouse/mgmtapi"
 	"gatehouse/proxy"
@@ -31,7 +29,7 @@ func (s *Server) dataRoutes(dataPlane http.Handler, mgmt *mgmtapi.Handler) http.
 			jsonerr.Write(w, http.StatusBadRequest, gatehouse.EBadPath, "The path holds dot segments, an empty segment or an encoded separator.")
 			return
 		}
-		if ownPath(r.URL.Path) {
+		if _, reserved := gatehouse.ReservedPath(r.URL.Path); reserved {
 			info.Route = "gatehouse"
 			own.ServeHTTP(w, r)
 			return
@@ -102,20 +100,6 @@ func (s *Server) ownMux(mgmt *mgmtapi.Handler) *http.ServeMux {
 func noRoute(w http.ResponseWriter, r *http.Request) {
 	gatehouse.RequestInfoFromContext(r.Context()).Outcome = gatehouse.ENoRoute
 	jsonerr.Write(w, http.StatusNotFound, gatehouse.ENoRoute, "No route matches this path.")
-}
-
-// ownPath reports whether p is one of the gateway's own endpoints, which
-// are never proxied (on the data plane's listener, the administrators'
-// ones answer 404). Matching ignores case so that no spelling of them can
-// reach an upstream.
-func ownPath(p string) bool {
-	l := strings.ToLower(p)
-	for _, own := range config.Reserved {
-		if l == own || strings.HasPrefix(l, own+"/") {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

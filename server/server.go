@@ -138,19 +138,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 		Registerer:   s.registry,
 	}
 
-	routes := make([]proxy.Route, len(cfg.Routes))
-	for i, r := range cfg.Routes {
-		routes[i] = proxy.Route{
-			Name:      r.Name,
-			Path:      r.Path,
-			Upstream:  r.UpstreamURL,
-			Scope:     r.Scope,
-			Public:    r.Public,
-			Timeout:   time.Duration(r.Timeout),
-			WebSocket: r.WebSocket == nil || *r.WebSocket,
-		}
-	}
-	table, err := proxy.NewTable(routes)
+	table, err := proxy.NewTable(cfg.ParsedRoutes)
 	if err != nil {
 		return nil, fmt.Errorf("config: routes: %w", err)
 	}
