@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"time"
 
 	"gatehouse/config"
 	"gatehouse/demo"
@@ -103,7 +102,7 @@ func addDemoRoutes(cfg *config.Config, d *demo.Server) error {
 		if taken[r[1]] || taken["name:"+r[0]] {
 			continue
 		}
-		cfg.Routes = append(cfg.Routes, config.Route{Name: r[0], Path: r[1], Upstream: r[2], Scope: r[3], Timeout: config.Duration(30 * time.Second)})
+		cfg.Routes = append(cfg.Routes, config.Route{Name: r[0], Path: r[1], Upstream: r[2], Scope: r[3]})
 	}
 	return cfg.Validate()
 }
