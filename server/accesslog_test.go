@@ -105,7 +105,7 @@ func TestLogMethod(t *testing.T) {
 		{"GTH_" + key[4:], "gth_[REDACTED]"},
 		{"g%74h_" + key[4:], "[OTHER]"},
 		{key[4:], "[OTHER]"},
-		{key[4:10], "[OTHER]"},
+		{"Ab3dEf", "[OTHER]"}, // a fragment of a key: mixed case and digits
 		{"Get", "[OTHER]"},
 		{"GET_X", "[OTHER]"},
 		{strings.Repeat("A", 21), "[OTHER]"},
