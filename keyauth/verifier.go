@@ -62,10 +62,11 @@ type Verifier struct {
 }
 
 // Init registers the metrics. Call it once before the first Check when a
-// Registerer is set.
-func (v *Verifier) Init() error {
+// Registerer is set. Like every package's metrics, they are registered
+// with MustRegister: a metric registered twice is a programming error.
+func (v *Verifier) Init() {
 	if v.Registerer == nil {
-		return nil
+		return
 	}
 	v.rejections = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gatehouse_keyauth_rejections_total",
@@ -74,7 +75,7 @@ func (v *Verifier) Init() error {
 	for _, s := range []Status{StatusMissing, StatusInvalid, StatusExpired, StatusInsufficientScope, StatusRateLimited, StatusUnavailable} {
 		v.rejections.WithLabelValues(s.Code())
 	}
-	return v.Registerer.Register(v.rejections)
+	v.Registerer.MustRegister(v.rejections)
 }
 
 // Request is what the key check reads of a request, whatever serves it:

@@ -82,8 +82,9 @@ func NewTransport() *http.Transport {
 	}
 }
 
-// Init prepares the handler and registers its metrics.
-func (h *Handler) Init() error {
+// Init prepares the handler and registers its metrics (with MustRegister:
+// a metric registered twice is a programming error).
+func (h *Handler) Init() {
 	transport := h.Transport
 	if transport == nil {
 		for _, r := range h.Table.routes {
@@ -102,9 +103,7 @@ func (h *Handler) Init() error {
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	}, []string{"route"})
 	if h.Registerer != nil {
-		if err := h.Registerer.Register(h.duration); err != nil {
-			return err
-		}
+		h.Registerer.MustRegister(h.duration)
 	}
 	for _, r := range h.Table.routes {
 		r.duration = h.duration.WithLabelValues(r.Name)
@@ -116,7 +115,6 @@ func (h *Handler) Init() error {
 		ErrorHandler:   h.errorHandler,
 		ErrorLog:       slog.NewLogLogger(h.Logger.Handler(), slog.LevelWarn),
 	}
-	return nil
 }
 
 // forward is what the handler learned about a request, for the proxy's

@@ -142,20 +142,16 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err
 	if err != nil {
 		return nil, fmt.Errorf("config: routes: %w", err)
 	}
-	if err := verifier.Init(); err != nil {
-		return nil, fmt.Errorf("register metrics: %w", err)
-	}
+	verifier.Init()
 	dataPlane := &proxy.Handler{
-		Table:      table,
-		Verifier:   verifier,
-		Watch:      s.index.Watch,
-		Logger:     s.log,
-		Registerer: s.registry,
+		Table:       table,
+		Verifier:    verifier,
+		Watch:       s.index.Watch,
+		BodyTimeout: time.Duration(cfg.BodyTimeout),
+		Logger:      s.log,
+		Registerer:  s.registry,
 	}
-	dataPlane.BodyTimeout = time.Duration(cfg.BodyTimeout)
-	if err := dataPlane.Init(); err != nil {
-		return nil, fmt.Errorf("register metrics: %w", err)
-	}
+	dataPlane.Init()
 
 	ui := &webui.UI{
 		Keys:          s.keys,
