@@ -14,6 +14,11 @@ type Index interface {
 	Lookup(d gatehouse.Digest) (*gatehouse.APIKey, bool)
 	// Usable reports whether the index is fresh enough to trust.
 	Usable(now time.Time) bool
+	// CatchUp brings the index up to what the store holds now, sharing
+	// one sync among concurrent callers. It is asked only when a
+	// well-formed key is not found, so that a key created a moment ago
+	// elsewhere works on its first request.
+	CatchUp(ctx context.Context) error
 }
 
 // Limiter decides whether a key may make one more request
@@ -131,6 +136,11 @@ func (v *Verifier) check(ctx context.Context, req Request, now time.Time) Verdic
 	}
 	d := secret.Digest()
 	k, ok := v.Index.Lookup(d)
+	if !ok && v.Index.CatchUp(ctx) == nil {
+		// A well-formed key the index does not know yet may have been
+		// created a moment ago by the CLI or another node.
+		k, ok = v.Index.Lookup(d)
+	}
 	if !ok || !k.Digest.Equal(d) {
 		return Verdict{Status: StatusInvalid}
 	}

@@ -12,10 +12,14 @@ import (
 	"gatehouse/ratelimit"
 )
 
-// index is a map-backed keyauth.Index: the index is not under test here.
+// index is a map-backed keyauth.Index: the index is not under test here
+// (keyindex tests CatchUp on a real store). CatchUp moves the keys of
+// pending, the ones "created elsewhere", into keys, and counts its calls.
 type index struct {
-	keys  map[gatehouse.Digest]*gatehouse.APIKey
-	stale bool
+	keys     map[gatehouse.Digest]*gatehouse.APIKey
+	pending  map[gatehouse.Digest]*gatehouse.APIKey
+	stale    bool
+	catchUps int
 }
 
 func (x *index) Lookup(d gatehouse.Digest) (*gatehouse.APIKey, bool) {
@@ -23,6 +27,51 @@ func (x *index) Lookup(d gatehouse.Digest) (*gatehouse.APIKey, bool) {
 	return k, ok
 }
 func (x *index) Usable(time.Time) bool { return !x.stale }
+func (x *index) CatchUp(context.Context) error {
+	x.catchUps++
+	for d, k := range x.pending {
+		x.keys[d] = k
+	}
+	clear(x.pending)
+	return nil
+}
+
+// TestCheckCatchesUp: a well-formed key the index does not know makes it
+// catch up with the store once, so a key created elsewhere a moment ago
+// works on its first request; a malformed key or a bad checksum never
+// costs a catch-up.
+func TestCheckCatchesUp(t *testing.T) {
+	t.Parallel()
+	s := gatehouse.NewSecret()
+	idx := &index{keys: map[gatehouse.Digest]*gatehouse.APIKey{}, pending: map[gatehouse.Digest]*gatehouse.APIKey{
+		s.Digest(): {ID: "new", Digest: s.Digest(), Scopes: gatehouse.Scopes{{Name: "assets", Access: gatehouse.AccessRead}}},
+	}}
+	v := &keyauth.Verifier{Index: idx}
+	req := func(key string) keyauth.Request {
+		return keyauth.Request{Presented: []string{key}, Scope: "assets", Access: gatehouse.AccessRead}
+	}
+	bad := s.Reveal()[:len(s.Reveal())-1] + "x"
+	if bad == s.Reveal() {
+		bad = s.Reveal()[:len(s.Reveal())-1] + "y"
+	}
+	for _, key := range []string{"hello", bad} {
+		if got := v.Check(t.Context(), req(key)); got.Status != keyauth.StatusInvalid {
+			t.Errorf("Check(%.8s…) = %v, want invalid", key, got.Status)
+		}
+	}
+	if idx.catchUps != 0 {
+		t.Fatalf("%d catch-ups for a malformed key and a bad checksum, want 0", idx.catchUps)
+	}
+	if got := v.Check(t.Context(), req(s.Reveal())); got.Status != keyauth.StatusValid || got.Key == nil || got.Key.ID != "new" {
+		t.Errorf("first check of a key created elsewhere = %v, want valid", got.Status)
+	}
+	if got := v.Check(t.Context(), req(gatehouse.NewSecret().Reveal())); got.Status != keyauth.StatusInvalid {
+		t.Errorf("check of an unknown well-formed key = %v, want invalid", got.Status)
+	}
+	if idx.catchUps != 2 {
+		t.Errorf("%d catch-ups for two unknown well-formed keys, want 2", idx.catchUps)
+	}
+}
 
 type usage struct{ n map[string]int }
 

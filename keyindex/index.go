@@ -46,6 +46,9 @@ type Options struct {
 	// sync while the store cannot be reached (see Usable). Default
 	// DefaultMaxStale.
 	MaxStale time.Duration
+	// CatchUpInterval is the shortest time between two syncs started by
+	// CatchUp. Default DefaultCatchUpInterval.
+	CatchUpInterval time.Duration
 	// ExpiryWarning is how close to its expiry a key counts in
 	// gatehouse_keys_expiring_soon. Default gatehouse.DefaultExpiryWarning.
 	ExpiryWarning time.Duration
@@ -88,6 +91,7 @@ type Index struct {
 
 	watches watches
 	metrics metrics
+	catchUp catchUp
 
 	// logMu guards the rate limiting of failure logs.
 	logMu      sync.Mutex
@@ -106,6 +110,9 @@ func New(store Store, opts Options) *Index {
 	}
 	if opts.MaxStale <= 0 {
 		opts.MaxStale = DefaultMaxStale
+	}
+	if opts.CatchUpInterval <= 0 {
+		opts.CatchUpInterval = DefaultCatchUpInterval
 	}
 	if opts.ExpiryWarning <= 0 {
 		opts.ExpiryWarning = gatehouse.DefaultExpiryWarning
