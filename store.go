@@ -15,7 +15,9 @@ import (
 // (keyindex.Store: loading the keys and following the change log),
 // keys.Service (keys.Store: the keys, their audit log and FindUsage) and
 // the Settings UI's login throttle (the login failures) each declare the
-// methods they call where they call them; webui.UI takes a UserStore.
+// methods they call where they call them; webui.UI takes a UserStore;
+// server.NewKeyService, which builds the key service of the server and of
+// the CLI, also checks the node's master key against the ClusterStore.
 //
 // Errors: application errors carry ENotFound, ENameTaken or EUnavailable;
 // anything else is internal.
@@ -23,6 +25,7 @@ type Store interface {
 	KeyStore
 	UserStore
 	UsageStore
+	ClusterStore
 
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
@@ -124,6 +127,25 @@ type UsageStore interface {
 	// FindUsage returns a key's hourly buckets since the given hour,
 	// oldest first.
 	FindUsage(ctx context.Context, keyID string, since time.Time) ([]Usage, error)
+}
+
+// ClusterStore is the part of a Store that holds what every node of a
+// cluster, and every process on one database, must agree on: for now the
+// fingerprint of the master key that seals the keys and signs the
+// Settings sessions (keys.Fingerprint; never the key itself). The first
+// node records its fingerprint; server.NewKeyService refuses a node, or a
+// CLI command, whose master key has another.
+type ClusterStore interface {
+	// MasterKeyFingerprint returns the fingerprint that ClaimMasterKey
+	// recorded, or "" when none is.
+	MasterKeyFingerprint(ctx context.Context) (string, error)
+	// ClaimMasterKey records fingerprint unless a fingerprint is recorded
+	// already, and returns the recorded one: fingerprint, or the other
+	// one that was there first. Of concurrent claims on a store without
+	// one, exactly one records its fingerprint and every claim returns
+	// it. A recorded fingerprint never changes. fingerprint must not be
+	// empty.
+	ClaimMasterKey(ctx context.Context, fingerprint string) (stored string, err error)
 }
 
 // ChangeNotifier is implemented by stores that can wake a waiting reader as

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -301,6 +302,37 @@ func TestConcurrentOpen(t *testing.T) {
 		defer stores[i].Close()
 		if err := stores[i].Ping(context.Background()); err != nil {
 			t.Errorf("Ping #%d = %v", i, err)
+		}
+	}
+}
+
+// TestConcurrentOpenAndClaim: nodes that start at once on a new schema,
+// each with its own master key, agree on one: the first claim's.
+func TestConcurrentOpenAndClaim(t *testing.T) {
+	t.Parallel()
+	_, dsn := newSchema(t)
+	const n = 4
+	var wg sync.WaitGroup
+	got := make([]string, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			s, err := postgres.Open(context.Background(), dsn)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer s.Close()
+			got[i], errs[i] = s.ClaimMasterKey(context.Background(), strings.Repeat(fmt.Sprint(i), 64))
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("node #%d: %v", i, errs[i])
+		}
+		if got[i] != got[0] {
+			t.Errorf("node #%d's claim = %.8s…, node #0's %.8s…; want one fingerprint for all", i, got[i], got[0])
 		}
 	}
 }

@@ -250,6 +250,24 @@ func TestTwoHandles(t *testing.T) {
 	}
 }
 
+// TestClaimMasterKeyTwoHandles: two processes on one new database claim
+// the master key at once, each with its own; both get the same one.
+func TestClaimMasterKeyTwoHandles(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	stores := []*sqlite.Store{mustOpen(t, path), mustOpen(t, path)}
+	got := make([]string, len(stores))
+	errs := make([]error, len(stores))
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		wg.Go(func() { got[i], errs[i] = s.ClaimMasterKey(context.Background(), strings.Repeat(fmt.Sprint(i), 64)) })
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil || got[0] != got[1] || got[0] == "" {
+		t.Errorf("ClaimMasterKey on two handles at once = (%.8s…, %v) and (%.8s…, %v), want one fingerprint for both", got[0], errs[0], got[1], errs[1])
+	}
+}
+
 // TestWriteWaitsForLock is another process in the middle of a write: a
 // change waits for it (busy_timeout) instead of failing with SQLITE_BUSY.
 func TestWriteWaitsForLock(t *testing.T) {

@@ -32,15 +32,17 @@ type test struct {
 
 // Run runs the Store contract, grouped as the interface is: "keys/..."
 // (gatehouse.KeyStore, see runKeys), "users/..." (gatehouse.UserStore,
-// runUsers), "usage/..." (gatehouse.UsageStore, runUsage), and Ping. open
-// must return a new, empty store, close it when tb ends (tb.Cleanup) and
-// fail tb if the store does not open. Every subtest opens its own store
-// and runs in parallel with the others.
+// runUsers), "usage/..." (gatehouse.UsageStore, runUsage), "cluster/..."
+// (gatehouse.ClusterStore, runCluster), and Ping. open must return a new,
+// empty store, close it when tb ends (tb.Cleanup) and fail tb if the store
+// does not open. Every subtest opens its own store and runs in parallel
+// with the others.
 func Run(t *testing.T, open func(tb testing.TB) gatehouse.Store) {
 	run(t, open, []test{
 		{"keys", runKeys},
 		{"users", runUsers},
 		{"usage", runUsage},
+		{"cluster", runCluster},
 		{"Ping", testPing},
 	})
 }
