@@ -67,18 +67,19 @@ type Server struct {
 // Open builds a Server: it opens the store, loads the master key and every
 // key into the index, and assembles the handler. Close releases what Open
 // acquired, also after a failed Open.
-func Open(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err error) {
-	s = &Server{cfg: cfg, log: opts.Logger, now: opts.Now}
+func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err error) {
+	s := &Server{cfg: cfg, log: opts.Logger, now: opts.Now}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
+	// Every failure returns nil, so s here, not a named result, is what
+	// was opened.
 	defer func() {
 		if err != nil {
 			s.Close()
-			s = nil
 		}
 	}()
 

@@ -240,3 +240,18 @@ func TestReadyzWhenStoreDown(t *testing.T) {
 		t.Errorf("/healthz = %d with the store closed, want 200 (the process still serves)", resp.StatusCode)
 	}
 }
+
+// TestOpenFailureClosesWhatItOpened: an Open that fails after opening the
+// store returns the error (it used to close a nil Server and panic).
+func TestOpenFailureClosesWhatItOpened(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, "", newUpstream(t))
+	cfg.Redis = "tcp://not-a-redis-url" // refused by redis.ParseURL, after the store opened
+	s, err := server.Open(context.Background(), cfg, server.Options{})
+	if err == nil || s != nil {
+		t.Fatalf("Open with a bad redis URL = %v, %v; want nil and an error", s, err)
+	}
+	if !strings.Contains(err.Error(), "redis") {
+		t.Errorf("Open with a bad redis URL = %v, want an error about redis", err)
+	}
+}
