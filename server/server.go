@@ -64,9 +64,10 @@ type Server struct {
 	closeOnce sync.Once
 }
 
-// Open builds a Server: it opens the store, loads the master key and every
-// key into the index, and assembles the handler. Close releases what Open
-// acquired, also after a failed Open.
+// Open builds a Server: it opens the store, loads the master key (and
+// fails with ErrMasterKeyMismatch when it is not the one the store's keys
+// are sealed under) and every key into the index, and assembles the
+// handler. A failed Open releases what it acquired.
 func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err error) {
 	s := &Server{cfg: cfg, log: opts.Logger, now: opts.Now}
 	if s.log == nil {
@@ -87,7 +88,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 		return nil, err
 	}
 	var master []byte
-	if s.keys, master, err = NewKeyService(cfg, s.store); err != nil {
+	if s.keys, master, err = NewKeyService(ctx, cfg, s.store, s.log); err != nil {
 		return nil, err
 	}
 

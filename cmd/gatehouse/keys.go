@@ -30,7 +30,7 @@ func (a *app) openKeys(ctx context.Context, cfgPath string) (*keyTool, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, _, err := server.NewKeyService(cfg, store)
+	svc, _, err := server.NewKeyService(ctx, cfg, store, nil)
 	if err != nil {
 		store.Close()
 		return nil, err
