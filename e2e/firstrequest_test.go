@@ -20,7 +20,7 @@ func TestFirstRequestWithAKeyMadeElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	cli, _, err := server.NewKeyService(g.cfg, store)
+	cli, _, err := server.NewKeyService(t.Context(), g.cfg, store, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
