@@ -9,3 +9,13 @@ func RoutePatterns() []string {
 	}
 	return out
 }
+
+// ErrorCodes returns every error code the handler maps to a status, for
+// openapi_test.go.
+func ErrorCodes() []string {
+	out := make([]string, 0, len(statuses))
+	for code := range statuses {
+		out = append(out, code)
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package mgmtapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -10,6 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"gatehouse"
 	"gatehouse/mgmtapi"
 )
 
@@ -30,6 +34,7 @@ type document struct {
 
 type schema struct {
 	Ref        string             `json:"$ref"`
+	Enum       []string           `json:"enum"`
 	Properties map[string]*schema `json:"properties"`
 	Required   []string           `json:"required"`
 	AllOf      []*schema          `json:"allOf"`
@@ -121,6 +126,44 @@ func TestOpenAPIDescribesExactlyTheRoutes(t *testing.T) {
 				t.Errorf("%s %s: status %d, but documented = %v", method, pattern, r.status, documented)
 			}
 		}
+	}
+}
+
+// TestOpenAPIIsValid loads the document with kin-openapi, as validators
+// and generators that build on it do, and validates it.
+func TestOpenAPIIsValid(t *testing.T) {
+	t.Parallel()
+	_, raw := mustDocument(t)
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(raw)
+	if err != nil {
+		t.Fatalf("load openapi.json: %v", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("openapi.json is not valid: %v", err)
+	}
+}
+
+// TestOpenAPIDeclaresEveryError checks that every operation has a default
+// answer in the error shape, for the statuses it does not list (405, 500,
+// ...), and that the error codes of the document are the ones the API
+// answers: the handler's, and bad_path, which the server answers before
+// the handler for a path with dot or empty segments.
+func TestOpenAPIDeclaresEveryError(t *testing.T) {
+	t.Parallel()
+	doc, _ := mustDocument(t)
+	for path, item := range doc.Paths {
+		for method, op := range operations(item) {
+			if _, ok := op.Responses["default"]; !ok {
+				t.Errorf("%s %s has no default answer", method, path)
+			}
+		}
+	}
+	errSchema := resolve(doc.Components.Schemas, &schema{Ref: "#/components/schemas/Error"})
+	code := errSchema.Properties["error"].Properties["code"]
+	want := append(mgmtapi.ErrorCodes(), gatehouse.EBadPath)
+	if got := slices.Sorted(slices.Values(code.Enum)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+		t.Errorf("Error.error.code enum = %v, want the codes the API answers: %v", got, slices.Sorted(slices.Values(want)))
 	}
 }
 
