@@ -109,7 +109,8 @@ func TestOpenAPIDescribesExactlyTheRoutes(t *testing.T) {
 			}
 		}
 	}
-	// Every served route and method is documented (HEAD where GET is).
+	// Every served route and method is documented, HEAD too (served
+	// wherever GET is), so that validators find an operation for it.
 	for _, pattern := range mgmtapi.RoutePatterns() {
 		ops := operations(doc.Paths[pattern])
 		if doc.Paths[pattern] == nil {
@@ -119,9 +120,6 @@ func TestOpenAPIDescribesExactlyTheRoutes(t *testing.T) {
 			r := probe(e, pattern, method, &n)
 			served := r.status != 405 && r.status != 404
 			_, documented := ops[method]
-			if method == "HEAD" {
-				_, documented = ops["GET"]
-			}
 			if served != documented {
 				t.Errorf("%s %s: status %d, but documented = %v", method, pattern, r.status, documented)
 			}
