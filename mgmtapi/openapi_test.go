@@ -206,6 +206,59 @@ func TestOpenAPISchemasMatchAnswers(t *testing.T) {
 	}
 }
 
+// TestOpenAPINDJSON checks how the list's NDJSON answer is described and
+// that it is true. As OpenAPI 3.2 does for sequential JSON media types, the
+// schema of application/x-ndjson models the whole stream as if it were a
+// JSON array of ApiKey (so generated clients type it as they type the
+// JSON answer), and x-oai-itemSchema, 3.2's itemSchema for earlier
+// versions, is the schema of one line.
+func TestOpenAPINDJSON(t *testing.T) {
+	t.Parallel()
+	doc, _ := mustDocument(t)
+	var op struct {
+		Responses map[string]struct {
+			Content map[string]struct {
+				Schema     *schema `json:"schema"`
+				ItemSchema *schema `json:"x-oai-itemSchema"`
+			} `json:"content"`
+		} `json:"responses"`
+	}
+	if err := json.Unmarshal(doc.Paths[mgmtapi.Prefix]["get"], &op); err != nil {
+		t.Fatal(err)
+	}
+	const apiKey = "#/components/schemas/ApiKey"
+	mt, ok := op.Responses["200"].Content["application/x-ndjson"]
+	if !ok || mt.Schema == nil || mt.Schema.Items == nil || mt.Schema.Items.Ref != apiKey {
+		t.Fatalf("the list's application/x-ndjson schema is not an array of %s", apiKey)
+	}
+	if mt.ItemSchema == nil || mt.ItemSchema.Ref != apiKey {
+		t.Fatalf("the list's application/x-ndjson x-oai-itemSchema is not %s", apiKey)
+	}
+
+	e := mustEnv(t, nil)
+	e.mustKey("ndjson one")
+	e.mustKey("ndjson two")
+	r := e.do(req{method: "GET", path: mgmtapi.Prefix, key: e.admin, header: http.Header{"Accept": {"application/x-ndjson"}}})
+	if r.status != 200 || r.header.Get("Content-Type") != "application/x-ndjson" {
+		t.Fatalf("list as NDJSON = %d %q", r.status, r.header.Get("Content-Type"))
+	}
+	lines := strings.SplitAfter(string(r.body), "\n")
+	if last := lines[len(lines)-1]; last != "" {
+		t.Errorf("the NDJSON answer does not end with a newline: %q", last)
+	}
+	lines = lines[:len(lines)-1]
+	if len(lines) != 3 {
+		t.Fatalf("the NDJSON answer has %d lines, want 3: %s", len(lines), r.body)
+	}
+	for i, line := range lines {
+		var v any
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		checkObject(t, fmt.Sprintf("ndjson line %d", i+1), doc.Components.Schemas, mt.ItemSchema, v)
+	}
+}
+
 // checkObject checks that the object v has exactly the properties of the
 // schema, all required ones among them, recursively.
 func checkObject(t *testing.T, where string, schemas map[string]*schema, sc *schema, v any) {
