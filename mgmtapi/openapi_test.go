@@ -35,6 +35,8 @@ type document struct {
 type schema struct {
 	Ref        string             `json:"$ref"`
 	Enum       []string           `json:"enum"`
+	Type       any                `json:"type"`
+	Default    any                `json:"default"`
 	Properties map[string]*schema `json:"properties"`
 	Required   []string           `json:"required"`
 	AllOf      []*schema          `json:"allOf"`
@@ -203,6 +205,35 @@ func TestOpenAPISchemasMatchAnswers(t *testing.T) {
 			v = arr[0]
 		}
 		checkObject(t, tt.name, s, &schema{Ref: "#/components/schemas/" + tt.schema}, v)
+	}
+}
+
+// TestOpenAPIRequestBodies checks what generated clients make of the
+// request bodies: no member has a default (openapi-typescript makes a
+// member with a default required), and renew's rateLimit is optional and
+// may be null, so that a client can send its three states (absent:
+// unchanged; null: cleared; an object: set).
+func TestOpenAPIRequestBodies(t *testing.T) {
+	t.Parallel()
+	doc, _ := mustDocument(t)
+	s := doc.Components.Schemas
+	for _, name := range []string{"CreateApiKey", "RenewApiKey"} {
+		for prop, p := range resolve(s, &schema{Ref: "#/components/schemas/" + name}).Properties {
+			if p.Default != nil {
+				t.Errorf("%s.%s has a default (%v): generated TypeScript makes it required", name, prop, p.Default)
+			}
+		}
+	}
+	renew := resolve(s, &schema{Ref: "#/components/schemas/RenewApiKey"})
+	if slices.Contains(renew.Required, "rateLimit") {
+		t.Errorf("RenewApiKey.rateLimit is required; absent must keep the limit")
+	}
+	nullable := false
+	for _, alt := range renew.Properties["rateLimit"].OneOf {
+		nullable = nullable || alt.Type == "null"
+	}
+	if !nullable {
+		t.Errorf("RenewApiKey.rateLimit has no null alternative; null must clear the limit")
 	}
 }
 
