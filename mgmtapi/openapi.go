@@ -10,7 +10,10 @@ import (
 )
 
 // openAPI is the OpenAPI 3.1 description of the management API, written
-// by hand; openapi_test.go keeps it true to the routes.
+// by hand. openapi_test.go keeps it true to the routes and the answers;
+// the tests of mgmtapi/apiclient, a client generated from it, drive a
+// real gateway and validate every exchange against it. After a change,
+// regenerate that client: go generate ./mgmtapi/apiclient.
 //
 //go:embed openapi.json
 var openAPI []byte

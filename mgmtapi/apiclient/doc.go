@@ -11,6 +11,9 @@
 //	go generate ./mgmtapi/apiclient
 //
 // Nullable members are nullable.Nullable values: absent, null or a value.
+// A required one must be set: RenewApiKey.ValidUntil left unset is sent as
+// Go's zero time, which the gateway refuses as past; set it with
+// nullable.NewNullNullable for no expiry.
 // A list asked for as NDJSON (Accept: application/x-ndjson) must be read
 // from the raw response of Client.ListApiKeys, line by line: the
 // WithResponses variants decode every answer whose Content-Type mentions
