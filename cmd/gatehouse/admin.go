@@ -8,24 +8,59 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"gatehouse"
 	"gatehouse/config"
 	"gatehouse/password"
 	"gatehouse/server"
 )
 
-func (a *app) adminCreateUser(ctx context.Context, args []string) error {
-	fs, cfgPath := newFlags("admin create-user")
-	username := fs.String("username", "", "the admin's `NAME`")
-	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	if err := noArgs(fs, args); err != nil {
-		return err
+func (a *app) newAdminCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "admin",
+		Short: "Manage the administrators who log in to the Settings UI",
+		Long: `Manage the local administrators who log in to the Settings UI (on
+admin_listen, /login). Their passwords are stored as argon2id hashes.`,
+		Example: `  echo "$ADMIN_PASSWORD" | gatehouse admin create-user --config gatehouse.yaml --username admin --password-stdin
+  gatehouse admin list-users --config gatehouse.yaml`,
 	}
-	name := strings.TrimSpace(*username)
+	c.AddCommand(a.newAdminCreateUserCmd(), a.newAdminListUsersCmd(), a.newAdminDeleteUserCmd())
+	return c
+}
+
+func (a *app) newAdminCreateUserCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "create-user --username NAME --password-stdin",
+		Short: "Add an administrator, or give one a new password",
+		Long: `Add an administrator who can log in to the Settings UI, with the password
+read from the first line of standard input (12 to 1024 characters), so that
+it is never in the shell's history or the process list.
+
+On an existing name it sets a new password and ends that administrator's open
+sessions on every node.`,
+		Example: `  # Type the password, then Enter
+  gatehouse admin create-user --config gatehouse.yaml --username admin --password-stdin
+
+  # In a script
+  printf '%s\n' "$ADMIN_PASSWORD" | gatehouse admin create-user --config gatehouse.yaml --username admin --password-stdin`,
+		Args: noArgs,
+	}
+	cfgPath := configFlag(c)
+	username := c.Flags().String("username", "", "the administrator's `NAME` (1-64 characters, no spaces)")
+	fromStdin := c.Flags().Bool("password-stdin", false, "read the password from the first line of standard input (required)")
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		return a.adminCreateUser(c.Context(), *cfgPath, *username, *fromStdin)
+	}
+	return c
+}
+
+func (a *app) adminCreateUser(ctx context.Context, cfgPath, username string, fromStdin bool) error {
+	name := strings.TrimSpace(username)
 	if name == "" || len(name) > 64 || strings.ContainsAny(name, " \t\r\n") {
 		return fmt.Errorf("%w: admin create-user needs --username NAME (1-64 characters, no spaces)", errUsage)
 	}
-	if !*fromStdin {
+	if !fromStdin {
 		return fmt.Errorf("%w: admin create-user reads the password from standard input: pass --password-stdin", errUsage)
 	}
 	line, err := bufio.NewReader(a.stdin).ReadString('\n')
@@ -43,7 +78,7 @@ func (a *app) adminCreateUser(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, store, err := a.openStore(ctx, *cfgPath)
+	_, store, err := a.openStore(ctx, cfgPath)
 	if err != nil {
 		return err
 	}
@@ -66,13 +101,22 @@ func (a *app) openStore(ctx context.Context, cfgPath string) (*config.Config, ga
 	return cfg, store, err
 }
 
-func (a *app) adminListUsers(ctx context.Context, args []string) error {
-	fs, cfgPath := newFlags("admin list-users")
-	asJSON := fs.Bool("json", false, "print a JSON array")
-	if err := noArgs(fs, args); err != nil {
-		return err
+func (a *app) newAdminListUsersCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:     "list-users",
+		Short:   "List the administrators",
+		Long:    `List the administrators and when each was created (or last given a password).`,
+		Example: `  gatehouse admin list-users --config gatehouse.yaml --json`,
+		Args:    noArgs,
 	}
-	_, store, err := a.openStore(ctx, *cfgPath)
+	cfgPath := configFlag(c)
+	asJSON := c.Flags().Bool("json", false, "print a JSON array of {username, createdAt}")
+	c.RunE = func(c *cobra.Command, _ []string) error { return a.adminListUsers(c.Context(), *cfgPath, *asJSON) }
+	return c
+}
+
+func (a *app) adminListUsers(ctx context.Context, cfgPath string, asJSON bool) error {
+	_, store, err := a.openStore(ctx, cfgPath)
 	if err != nil {
 		return err
 	}
@@ -81,7 +125,7 @@ func (a *app) adminListUsers(ctx context.Context, args []string) error {
 	if err != nil {
 		return appError(err)
 	}
-	if *asJSON {
+	if asJSON {
 		type userJSON struct {
 			Username  string    `json:"username"`
 			CreatedAt time.Time `json:"createdAt"`
@@ -104,17 +148,27 @@ func (a *app) adminListUsers(ctx context.Context, args []string) error {
 	return tw.Flush()
 }
 
-func (a *app) adminDeleteUser(ctx context.Context, args []string) error {
-	fs, cfgPath := newFlags("admin delete-user")
-	username := fs.String("username", "", "the admin's `NAME`")
-	if err := noArgs(fs, args); err != nil {
-		return err
+func (a *app) newAdminDeleteUserCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "delete-user --username NAME",
+		Short: "Remove an administrator and end their sessions",
+		Long: `Remove an administrator. Their Settings sessions end at once on every node.
+Deleting the last one leaves nobody who can log in until one is created again.`,
+		Example: `  gatehouse admin delete-user --config gatehouse.yaml --username ops`,
+		Args:    noArgs,
 	}
-	name := strings.TrimSpace(*username)
+	cfgPath := configFlag(c)
+	username := c.Flags().String("username", "", "the administrator's `NAME`")
+	c.RunE = func(c *cobra.Command, _ []string) error { return a.adminDeleteUser(c.Context(), *cfgPath, *username) }
+	return c
+}
+
+func (a *app) adminDeleteUser(ctx context.Context, cfgPath, username string) error {
+	name := strings.TrimSpace(username)
 	if name == "" {
 		return fmt.Errorf("%w: admin delete-user needs --username NAME", errUsage)
 	}
-	_, store, err := a.openStore(ctx, *cfgPath)
+	_, store, err := a.openStore(ctx, cfgPath)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"gatehouse"
 	"gatehouse/keys"
 	"gatehouse/server"
@@ -74,37 +76,85 @@ func parseTime(flagName, s string) (*time.Time, error) {
 	return nil, fmt.Errorf("%w: --%s %q is not a time like 2027-01-31T00:00:00Z or a date like 2027-01-31", errUsage, flagName, s)
 }
 
-func (a *app) keysCreate(ctx context.Context, args []string) error {
-	fs, cfgPath := newFlags("keys create")
-	name := fs.String("name", "", "unique key `NAME`")
-	validUntil := fs.String("valid-until", "", "expiry `TIME` (RFC 3339) or date; none when unset")
-	var scopes stringList
-	fs.Var(&scopes, "scope", "`SCOPE` such as assets:read (repeatable); default *:read")
-	write := fs.Bool("write", false, "default scope *:write instead of *:read")
-	rate := fs.String("rate", "", "rate limit such as 100/s; the config's default when unset")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := noArgs(fs, args); err != nil {
-		return err
+func (a *app) newKeysCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "keys",
+		Short: "Create, list, show, renew, delete and reveal API keys",
+		Long: `Manage the API keys in the store named by the config, with or without a
+running server: a running server sees each change within a second.
+
+NAME|ID is a key's name (case-insensitive) or its ID. Flags may stand before
+or after it.`,
+		Example: `  gatehouse keys create --config gatehouse.yaml --name "Integration A" --scope assets:read
+  gatehouse keys list --config gatehouse.yaml
+  gatehouse keys delete "Integration A" --config gatehouse.yaml`,
 	}
-	if strings.TrimSpace(*name) == "" {
+	c.AddCommand(a.newKeysCreateCmd(), a.newKeysListCmd(), a.newKeysShowCmd(), a.newKeysRenewCmd(), a.newKeysDeleteCmd(), a.newKeysRevealCmd())
+	return c
+}
+
+func (a *app) newKeysCreateCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "create --name NAME",
+		Short: "Create a key and print it",
+		Long: `Create an API key and print it alone on standard output, so that
+KEY=$(gatehouse keys create ...) works; what was created is on standard error.
+Send the key as the X-API-Key header. "gatehouse keys reveal" shows it again.
+
+A key without --scope gets *:read (every route, reads only), or *:write with
+--write. A scope is <route scope>:read or :write, *:read or *:write for every
+route, or api-keys:read or api-keys:write for the management API.`,
+		Example: `  # A key that may read the assets and the data stream, valid until the end of January 2027
+  gatehouse keys create --config gatehouse.yaml --name "Integration A" \
+      --scope assets:read --scope data:read --valid-until 2027-01-31
+
+  # Keep the key in a variable; print JSON with its ID instead
+  KEY=$(gatehouse keys create --config gatehouse.yaml --name ci)
+  gatehouse keys create --config gatehouse.yaml --name ci-2 --rate 10/s --json`,
+		Args: noArgs,
+	}
+	var o createOptions
+	o.config = configFlag(c)
+	fs := c.Flags()
+	fs.StringVar(&o.name, "name", "", "the key's `NAME`, unique (required)")
+	fs.StringVar(&o.validUntil, "valid-until", "", "when the key expires: a `TIME` (RFC 3339) or a date; default never")
+	fs.StringArrayVar(&o.scopes, "scope", nil, "a `SCOPE` the key holds, such as assets:read (repeatable); default *:read")
+	fs.BoolVar(&o.write, "write", false, "without --scope, give the key *:write instead of *:read")
+	fs.StringVar(&o.rate, "rate", "", "the key's rate `LIMIT`, such as 100/s; default the config's rate_limit")
+	fs.BoolVar(&o.json, "json", false, "print JSON (id, name, key, validUntil, scopes, ...) instead")
+	c.RunE = func(c *cobra.Command, _ []string) error { return a.keysCreate(c.Context(), o) }
+	return c
+}
+
+// createOptions are the flags of keys create.
+type createOptions struct {
+	config                 *string
+	name, validUntil, rate string
+	scopes                 []string
+	write, json            bool
+}
+
+func (a *app) keysCreate(ctx context.Context, o createOptions) error {
+	cfgPath := *o.config
+	if strings.TrimSpace(o.name) == "" {
 		return fmt.Errorf("%w: keys create needs --name NAME", errUsage)
 	}
-	req := keys.CreateRequest{Name: *name, Scopes: scopes, WriteAccess: *write}
-	if *validUntil != "" {
-		t, err := parseTime("valid-until", *validUntil)
+	req := keys.CreateRequest{Name: o.name, Scopes: o.scopes, WriteAccess: o.write}
+	if o.validUntil != "" {
+		t, err := parseTime("valid-until", o.validUntil)
 		if err != nil {
 			return err
 		}
 		req.ValidUntil = t
 	}
-	if *rate != "" {
-		rl, err := gatehouse.ParseRateLimit(*rate)
+	if o.rate != "" {
+		rl, err := gatehouse.ParseRateLimit(o.rate)
 		if err != nil {
 			return fmt.Errorf("%w: --rate: %s", errUsage, gatehouse.ErrorMessage(err))
 		}
 		req.RateLimit = &rl
 	}
-	t, err := a.openKeys(ctx, *cfgPath)
+	t, err := a.openKeys(ctx, cfgPath)
 	if err != nil {
 		return err
 	}
@@ -113,7 +163,7 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return appError(err)
 	}
-	if *asJSON {
+	if o.json {
 		return a.printJSON(struct {
 			keys.View
 			Key string `json:"key"`
@@ -125,13 +175,24 @@ func (a *app) keysCreate(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (a *app) keysList(ctx context.Context, args []string) error {
-	fs, cfgPath := newFlags("keys list")
-	asJSON := fs.Bool("json", false, "print a JSON array")
-	if err := noArgs(fs, args); err != nil {
-		return err
+func (a *app) newKeysListCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "List the keys",
+		Long: `List every key: name, ID, expiry, status (active, expires soon, EXPIRED),
+scopes and last use. No plain key is printed.`,
+		Example: `  gatehouse keys list --config gatehouse.yaml
+  gatehouse keys list --config gatehouse.yaml --json | jq -r '.[] | select(.expired) | .name'`,
+		Args: noArgs,
 	}
-	t, err := a.openKeys(ctx, *cfgPath)
+	cfgPath := configFlag(c)
+	asJSON := c.Flags().Bool("json", false, "print a JSON array of the management API's ApiKey objects")
+	c.RunE = func(c *cobra.Command, _ []string) error { return a.keysList(c.Context(), *cfgPath, *asJSON) }
+	return c
+}
+
+func (a *app) keysList(ctx context.Context, cfgPath string, asJSON bool) error {
+	t, err := a.openKeys(ctx, cfgPath)
 	if err != nil {
 		return err
 	}
@@ -153,7 +214,7 @@ func (a *app) keysList(ctx context.Context, args []string) error {
 			break
 		}
 	}
-	if *asJSON {
+	if asJSON {
 		return a.printJSON(views)
 	}
 	if len(views) == 0 {
@@ -168,14 +229,27 @@ func (a *app) keysList(ctx context.Context, args []string) error {
 	return tw.Flush()
 }
 
-func (a *app) keysShow(ctx context.Context, args []string) error {
-	fs, cfgPath := newFlags("keys show")
-	asJSON := fs.Bool("json", false, "print JSON")
-	ref, err := oneArg(fs, args)
-	if err != nil {
-		return err
+func (a *app) newKeysShowCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "show NAME|ID",
+		Short: "Show a key's details and audit log",
+		Long: `Show a key's details (scopes, expiry, rate limit, creation, last use, requests
+of the last 7 days) and its audit log. The plain key is never shown: see
+"gatehouse keys reveal".`,
+		Example: `  gatehouse keys show "Integration A" --config gatehouse.yaml
+  gatehouse keys show --config gatehouse.yaml --json key_JjBJZ80tX792DBGnlxOT`,
+		Args: oneRef,
 	}
-	t, k, err := a.openKey(ctx, *cfgPath, ref)
+	cfgPath := configFlag(c)
+	asJSON := c.Flags().Bool("json", false, "print the management API's ApiKey object, with requests")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		return a.keysShow(c.Context(), *cfgPath, args[0], *asJSON)
+	}
+	return c
+}
+
+func (a *app) keysShow(ctx context.Context, cfgPath, ref string, asJSON bool) error {
+	t, k, err := a.openKey(ctx, cfgPath, ref)
 	if err != nil {
 		return err
 	}
@@ -186,7 +260,7 @@ func (a *app) keysShow(ctx context.Context, args []string) error {
 	if err != nil {
 		return appError(err)
 	}
-	if *asJSON {
+	if asJSON {
 		return a.printJSON(struct {
 			keys.View
 			Requests int64 `json:"requests"`
@@ -217,39 +291,59 @@ func (a *app) keysShow(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (a *app) keysRenew(ctx context.Context, args []string) error {
-	fs, cfgPath := newFlags("keys renew")
-	validUntil := fs.String("valid-until", "", "new expiry `TIME` (RFC 3339) or date")
-	noExpiry := fs.Bool("no-expiry", false, "the key never expires")
-	rate := fs.String("rate", "", "new rate limit such as 100/s")
-	noRate := fs.Bool("no-rate", false, "remove the key's own rate limit")
-	ref, err := oneArg(fs, args)
-	if err != nil {
-		return err
+func (a *app) newKeysRenewCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "renew NAME|ID (--valid-until TIME | --no-expiry)",
+		Short: "Give a key a new expiry (and rate limit)",
+		Long: `Give a key a new expiry, or none: an expired key works again at once. The
+key itself does not change.`,
+		Example: `  gatehouse keys renew "Integration A" --valid-until 2028-01-31 --config gatehouse.yaml
+  gatehouse keys renew "Integration A" --no-expiry --rate 50/s --config gatehouse.yaml`,
+		Args: oneRef,
 	}
-	if (*validUntil == "") == !*noExpiry {
+	var o renewOptions
+	o.config = configFlag(c)
+	fs := c.Flags()
+	fs.StringVar(&o.validUntil, "valid-until", "", "when the key expires: a `TIME` (RFC 3339) or a date")
+	fs.BoolVar(&o.noExpiry, "no-expiry", false, "the key never expires")
+	fs.StringVar(&o.rate, "rate", "", "the key's new rate `LIMIT`, such as 100/s")
+	fs.BoolVar(&o.noRate, "no-rate", false, "remove the key's own rate limit (the config's rate_limit applies)")
+	c.RunE = func(c *cobra.Command, args []string) error { return a.keysRenew(c.Context(), args[0], o) }
+	return c
+}
+
+// renewOptions are the flags of keys renew.
+type renewOptions struct {
+	config           *string
+	validUntil, rate string
+	noExpiry, noRate bool
+}
+
+func (a *app) keysRenew(ctx context.Context, ref string, o renewOptions) error {
+	if (o.validUntil == "") == !o.noExpiry {
 		return fmt.Errorf("%w: keys renew needs exactly one of --valid-until TIME or --no-expiry", errUsage)
 	}
 	var until *time.Time
-	if *validUntil != "" {
-		if until, err = parseTime("valid-until", *validUntil); err != nil {
+	if o.validUntil != "" {
+		var err error
+		if until, err = parseTime("valid-until", o.validUntil); err != nil {
 			return err
 		}
 	}
 	var rl *gatehouse.RateLimit
 	switch {
-	case *rate != "" && *noRate:
+	case o.rate != "" && o.noRate:
 		return fmt.Errorf("%w: --rate and --no-rate exclude each other", errUsage)
-	case *rate != "":
-		r, err := gatehouse.ParseRateLimit(*rate)
+	case o.rate != "":
+		r, err := gatehouse.ParseRateLimit(o.rate)
 		if err != nil {
 			return fmt.Errorf("%w: --rate: %s", errUsage, gatehouse.ErrorMessage(err))
 		}
 		rl = &r
-	case *noRate:
+	case o.noRate:
 		rl = &gatehouse.RateLimit{}
 	}
-	t, k, err := a.openKey(ctx, *cfgPath, ref)
+	t, k, err := a.openKey(ctx, *o.config, ref)
 	if err != nil {
 		return err
 	}
@@ -261,13 +355,23 @@ func (a *app) keysRenew(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (a *app) keysDelete(ctx context.Context, args []string) error {
-	fs, cfgPath := newFlags("keys delete")
-	ref, err := oneArg(fs, args)
-	if err != nil {
-		return err
+func (a *app) newKeysDeleteCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "delete NAME|ID",
+		Short: "Delete a key: requests with it are refused at once",
+		Long: `Delete a key. Every gateway node refuses requests with it within a second, and
+closes its long-lived connections (websockets, streams).`,
+		Example: `  gatehouse keys delete "Integration A" --config gatehouse.yaml
+  gatehouse keys delete --config gatehouse.yaml key_JjBJZ80tX792DBGnlxOT`,
+		Args: oneRef,
 	}
-	t, k, err := a.openKey(ctx, *cfgPath, ref)
+	cfgPath := configFlag(c)
+	c.RunE = func(c *cobra.Command, args []string) error { return a.keysDelete(c.Context(), *cfgPath, args[0]) }
+	return c
+}
+
+func (a *app) keysDelete(ctx context.Context, cfgPath, ref string) error {
+	t, k, err := a.openKey(ctx, cfgPath, ref)
 	if err != nil {
 		return err
 	}
@@ -279,13 +383,23 @@ func (a *app) keysDelete(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (a *app) keysReveal(ctx context.Context, args []string) error {
-	fs, cfgPath := newFlags("keys reveal")
-	ref, err := oneArg(fs, args)
-	if err != nil {
-		return err
+func (a *app) newKeysRevealCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "reveal NAME|ID",
+		Short: "Print a key again",
+		Long: `Print a key's plain key alone on standard output, as "Copy key" in the
+Settings UI does. Each reveal is written to the key's audit log.`,
+		Example: `  gatehouse keys reveal "Integration A" --config gatehouse.yaml
+  KEY=$(gatehouse keys reveal --config gatehouse.yaml key_JjBJZ80tX792DBGnlxOT)`,
+		Args: oneRef,
 	}
-	t, k, err := a.openKey(ctx, *cfgPath, ref)
+	cfgPath := configFlag(c)
+	c.RunE = func(c *cobra.Command, args []string) error { return a.keysReveal(c.Context(), *cfgPath, args[0]) }
+	return c
+}
+
+func (a *app) keysReveal(ctx context.Context, cfgPath, ref string) error {
+	t, k, err := a.openKey(ctx, cfgPath, ref)
 	if err != nil {
 		return err
 	}

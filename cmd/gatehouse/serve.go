@@ -6,31 +6,57 @@ import (
 	"log/slog"
 	"net"
 
+	"github.com/spf13/cobra"
+
 	"gatehouse/config"
 	"gatehouse/demo"
 	"gatehouse/server"
 )
 
-func (a *app) serve(ctx context.Context, args []string) error {
-	fs, cfgPath := newFlags("serve")
-	withDemo := fs.Bool("demo", false, "also start the sample building API and route /api/v2/assets, /api/v2/data and /api/v2/data-listener to it")
-	logFormat := fs.String("log-format", "", "text or json (default: the config's log_format)")
-	if err := noArgs(fs, args); err != nil {
-		return err
+func (a *app) newServeCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway",
+		Long: `Run the gateway on two listeners: listen, the data plane (the proxied routes
+and the management API for X-API-Key callers), and admin_listen, the
+administrators' origin (the Settings UI, /metrics). SIGTERM stops accepting at
+once and lets requests in flight finish within shutdown_timeout.
+
+With no config it runs on the built-in defaults: 127.0.0.1:8080 and
+127.0.0.1:8081, a SQLite store and a master key under ./gatehouse-data.
+
+--demo also starts a sample building API on a loopback port, routes
+/api/v2/assets, /api/v2/data and /api/v2/data-listener to it, and prints
+the commands to create a key and call the API.`,
+		Example: `  # Try it: the gateway and a sample building API, then follow what it prints
+  gatehouse serve --demo
+
+  # In production, with JSON logs
+  gatehouse serve --config /etc/gatehouse/gatehouse.yaml --log-format json`,
+		Args: noArgs,
 	}
-	cfg, err := config.Load(*cfgPath, a.getenv)
+	cfgPath := configFlag(c)
+	withDemo := c.Flags().Bool("demo", false, "also start the sample building API and route /api/v2/assets, /api/v2/data and /api/v2/data-listener to it")
+	logFormat := c.Flags().String("log-format", "", "text or json (default: the config's log_format)")
+	c.RunE = func(c *cobra.Command, _ []string) error { return a.serve(c.Context(), *cfgPath, *withDemo, *logFormat) }
+	return c
+}
+
+func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logFormat string) error {
+	cfgPath := cfgFlag
+	cfg, err := config.Load(cfgPath, a.getenv)
 	if err != nil {
 		return err
 	}
-	if *logFormat != "" {
-		cfg.LogFormat = *logFormat
+	if logFormat != "" {
+		cfg.LogFormat = logFormat
 		if err := cfg.Validate(); err != nil {
 			return fmt.Errorf("%w: --log-format must be text or json", errUsage)
 		}
 	}
 	log := a.logger(cfg.LogFormat)
 
-	if *withDemo {
+	if withDemo {
 		d, err := demo.Start()
 		if err != nil {
 			return fmt.Errorf("start demo API: %w", err)
@@ -58,10 +84,10 @@ func (a *app) serve(ctx context.Context, args []string) error {
 	}
 	dataURL, adminURL := "http://"+ln.Addr().String(), "http://"+adminLn.Addr().String()
 	log.Info("gatehouse listening", "url", dataURL, "admin_url", adminURL, "storage", storageKind(cfg.Storage), "routes", len(cfg.Routes))
-	if *withDemo {
+	if withDemo {
 		withConfig := ""
-		if *cfgPath != "" {
-			withConfig = " --config " + *cfgPath
+		if cfgFlag != "" {
+			withConfig = " --config " + cfgFlag
 		}
 		fmt.Fprintf(a.stderr, `
 Gatehouse is running with the demo building API behind it.
