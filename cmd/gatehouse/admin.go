@@ -90,10 +90,11 @@ func (a *app) adminCreateUser(ctx context.Context, cfgPath, username string, fro
 	return nil
 }
 
-// openStore loads the config at cfgPath (and the GATEHOUSE_* variables)
-// and opens the store it names.
+// openStore loads the config named by cfgPath (the --config flag, else
+// GATEHOUSE_CONFIG) and the GATEHOUSE_* variables, and opens the store it
+// names.
 func (a *app) openStore(ctx context.Context, cfgPath string) (*config.Config, gatehouse.Store, error) {
-	cfg, err := config.Load(cfgPath, a.getenv)
+	cfg, err := config.Load(a.configPath(cfgPath), a.getenv)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -137,7 +138,7 @@ func (a *app) adminListUsers(ctx context.Context, cfgPath string, asJSON bool) e
 		return a.printJSON(out)
 	}
 	if len(users) == 0 {
-		fmt.Fprintln(a.stdout, "No admin users. Create one with: gatehouse admin create-user --username NAME --password-stdin")
+		fmt.Fprintf(a.stdout, "No admin users. Create one with: gatehouse admin create-user%s --username NAME --password-stdin\n", configArg(cfgPath))
 		return nil
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)

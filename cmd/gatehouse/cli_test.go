@@ -92,7 +92,7 @@ func TestHelp(t *testing.T) {
 	}
 	// A command's help shows its flags; a group's, its commands.
 	out := c.ok(t, "keys", "create", "--help")
-	for _, want := range []string{"gatehouse keys create --name NAME [flags]", "--scope SCOPE", "--valid-until TIME", "--config FILE"} {
+	for _, want := range []string{"gatehouse keys create --name NAME [flags]", "--scope SCOPE", "--valid-until TIME", "--config FILE", "GATEHOUSE_CONFIG"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("keys create --help lacks %q:\n%s", want, out)
 		}
@@ -243,5 +243,28 @@ func TestCompletion(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("__complete keys '' = %q, want it to hold %q", out, want)
 		}
+	}
+}
+
+// TestConfigEnv: GATEHOUSE_CONFIG names the config when --config is not
+// given; --config wins.
+func TestConfigEnv(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.env[configEnv] = c.config
+	c.ok(t, "keys", "create", "--name", "from-env", "--scope", "assets:read") // assets: the config's route
+	if out := c.ok(t, "keys", "list", "--config", c.config); !strings.Contains(out, "from-env") {
+		t.Errorf("keys list --config: %q, want the key created with GATEHOUSE_CONFIG", out)
+	}
+	if out := c.ok(t, "config", "check"); !strings.Contains(out, c.config) {
+		t.Errorf("config check with GATEHOUSE_CONFIG = %q, want it to name %s", out, c.config)
+	}
+	// --config wins over a GATEHOUSE_CONFIG that names no file.
+	c.env[configEnv] = filepath.Join(c.dir, "missing.yaml")
+	if out := c.ok(t, "keys", "list", "--config", c.config); !strings.Contains(out, "from-env") {
+		t.Errorf("keys list --config with a bad GATEHOUSE_CONFIG = %q", out)
+	}
+	if _, errOut, code := c.run(t, "", "keys", "list"); code != 1 || !strings.Contains(errOut, "missing.yaml") {
+		t.Errorf("keys list with a GATEHOUSE_CONFIG that names no file: exit %d, stderr %q; want 1 naming it", code, errOut)
 	}
 }

@@ -37,7 +37,7 @@ a message that names the key and the problem, and exit status 1.`,
 }
 
 func (a *app) configCheck(cfgPath string) error {
-	path := cfgPath
+	path := a.configPath(cfgPath)
 	cfg, err := config.Load(path, a.getenv)
 	if err != nil {
 		return err

@@ -7,9 +7,41 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// configEnv names the config file when --config is not given, as
+// KUBECONFIG does for kubectl.
+const configEnv = "GATEHOUSE_CONFIG"
+
 // configFlag adds --config, which every command takes, to c.
 func configFlag(c *cobra.Command) *string {
-	return c.Flags().String("config", "", "read the config from `FILE` (YAML); default: the built-in defaults")
+	return c.Flags().String("config", "", "read the config from `FILE` (YAML); default $"+configEnv+", else the built-in defaults")
+}
+
+// configPath is the config file to read: --config, else GATEHOUSE_CONFIG,
+// else none (the defaults and the GATEHOUSE_* variables).
+func (a *app) configPath(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return a.getenv(configEnv)
+}
+
+// configArg is what a hint printed for the operator must repeat so that
+// the command it shows works on the same config: " --config FILE" when
+// the file was named by the flag; nothing when it came from
+// GATEHOUSE_CONFIG, which the operator's shell still holds.
+func configArg(flag string) string {
+	if flag == "" {
+		return ""
+	}
+	return " --config " + shellQuote(flag)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@%+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // noArgs refuses positional arguments.

@@ -27,6 +27,8 @@ type keyTool struct {
 	expiryWarning time.Duration
 }
 
+// openKeys opens the store of the config named by cfgPath (the --config
+// flag, else GATEHOUSE_CONFIG).
 func (a *app) openKeys(ctx context.Context, cfgPath string) (*keyTool, error) {
 	cfg, store, err := a.openStore(ctx, cfgPath)
 	if err != nil {
@@ -171,7 +173,7 @@ func (a *app) keysCreate(ctx context.Context, o createOptions) error {
 	}
 	fmt.Fprintf(a.stderr, "Created key %q (%s), valid until %s, scopes %s.\n", k.Name, k.ID, timeText(k.ValidUntil), strings.Join(k.Scopes.Strings(), " "))
 	fmt.Fprintln(a.stdout, secret.Reveal())
-	fmt.Fprintf(a.stderr, "Send it as the X-API-Key header. `gatehouse keys reveal %s` shows it again.\n", k.ID)
+	fmt.Fprintf(a.stderr, "Send it as the X-API-Key header. `gatehouse keys reveal%s %s` shows it again.\n", configArg(cfgPath), k.ID)
 	return nil
 }
 
@@ -218,7 +220,7 @@ func (a *app) keysList(ctx context.Context, cfgPath string, asJSON bool) error {
 		return a.printJSON(views)
 	}
 	if len(views) == 0 {
-		fmt.Fprintln(a.stderr, "No keys yet. Create one with: gatehouse keys create --name NAME")
+		fmt.Fprintf(a.stderr, "No keys yet. Create one with: gatehouse keys create%s --name NAME\n", configArg(cfgPath))
 		return nil
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)

@@ -74,9 +74,10 @@ X-API-Key on every call, strips it and forwards the call to the service behind.
 administrators and its config, with or without a running server (a running
 server sees their changes within a second).
 
-Every command takes --config FILE; without it, the built-in defaults (a SQLite
-store under ./gatehouse-data). Every config key can also be set by a
-GATEHOUSE_* variable, which wins over the file.
+Every command takes --config FILE; without it, the file named by
+GATEHOUSE_CONFIG; without either, the built-in defaults (a SQLite store under
+./gatehouse-data). Every config key can also be set by a GATEHOUSE_* variable,
+which wins over the file.
 
 Exit status: 0 on success, 1 on failure, 2 for a usage error.`
 
@@ -85,7 +86,11 @@ const rootExample = `  # Try it: the gateway with a sample building API behind i
 
   # Create a key that may read the assets, and list the keys
   gatehouse keys create --config gatehouse.yaml --name "Integration A" --scope assets:read
-  gatehouse keys list --config gatehouse.yaml`
+  gatehouse keys list --config gatehouse.yaml
+
+  # Or name the config once
+  export GATEHOUSE_CONFIG=$PWD/gatehouse.yaml
+  gatehouse keys list`
 
 // newRootCmd builds the command tree for one run.
 func (a *app) newRootCmd(args []string) *cobra.Command {

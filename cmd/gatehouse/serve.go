@@ -43,7 +43,7 @@ the commands to create a key and call the API.`,
 }
 
 func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logFormat string) error {
-	cfgPath := cfgFlag
+	cfgPath := a.configPath(cfgFlag)
 	cfg, err := config.Load(cfgPath, a.getenv)
 	if err != nil {
 		return err
