@@ -17,6 +17,7 @@ import (
 type cli struct {
 	dir, config string
 	env         map[string]string
+	terminal    bool
 }
 
 // newCLI returns a cli with a config whose store is in a temporary
@@ -45,7 +46,8 @@ func (c *cli) run(t *testing.T, stdin string, args ...string) (string, string, i
 	var out, errOut bytes.Buffer
 	a := &app{
 		stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut,
-		getenv: func(k string) string { return c.env[k] },
+		getenv:     func(k string) string { return c.env[k] },
+		isTerminal: func() bool { return c.terminal },
 	}
 	code := a.run(context.Background(), args)
 	return out.String(), errOut.String(), code
@@ -266,5 +268,50 @@ func TestConfigEnv(t *testing.T) {
 	}
 	if _, errOut, code := c.run(t, "", "keys", "list"); code != 1 || !strings.Contains(errOut, "missing.yaml") {
 		t.Errorf("keys list with a GATEHOUSE_CONFIG that names no file: exit %d, stderr %q; want 1 naming it", code, errOut)
+	}
+}
+
+// TestKeysDeleteAsks: on a terminal, keys delete asks first; elsewhere it
+// needs --yes.
+func TestKeysDeleteAsks(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.ok(t, "keys", "create", "--config", c.config, "--name", "doomed", "--json")
+	exists := func() bool {
+		_, _, code := c.run(t, "", "keys", "show", "doomed", "--config", c.config)
+		return code == 0
+	}
+
+	// Not a terminal, no --yes: a usage error, and nothing deleted.
+	_, errOut, code := c.run(t, "y\n", "keys", "delete", "doomed", "--config", c.config)
+	if code != 2 || !strings.Contains(errOut, "pass --yes") || !exists() {
+		t.Fatalf("delete without a terminal or --yes: exit %d, stderr %q, key kept %v; want 2, a hint to --yes, kept", code, errOut, exists())
+	}
+
+	c.terminal = true
+	prompt := `Delete key "doomed" (`
+	for _, answer := range []string{"n\n", "\n", "", "whatever\n"} {
+		out, errOut, code := c.run(t, answer, "keys", "delete", "doomed", "--config", c.config)
+		if code != 1 || !strings.Contains(errOut, prompt) || !strings.Contains(errOut, "? Requests with it are refused at once. [y/N] ") || !strings.Contains(errOut, "not deleted") || out != "" || !exists() {
+			t.Fatalf("answer %q: exit %d, stdout %q, stderr %q, kept %v; want 1, the question, 'not deleted', kept", answer, code, out, errOut, exists())
+		}
+	}
+	out, errOut, code := c.run(t, "Y\n", "keys", "delete", "doomed", "--config", c.config)
+	if code != 0 || !strings.Contains(errOut, prompt) || !strings.Contains(out, "Deleted key") || exists() {
+		t.Fatalf("answer Y: exit %d, stdout %q, stderr %q, kept %v; want 0, deleted", code, out, errOut, exists())
+	}
+
+	// --yes and -y skip the question, on a terminal or not.
+	for _, tc := range []struct {
+		terminal bool
+		flag     string
+	}{{true, "--yes"}, {false, "--yes"}, {false, "-y"}} {
+		c.terminal = false
+		c.ok(t, "keys", "create", "--config", c.config, "--name", "doomed")
+		c.terminal = tc.terminal
+		out, errOut, code := c.run(t, "", "keys", "delete", tc.flag, "doomed", "--config", c.config)
+		if code != 0 || strings.Contains(errOut, prompt) || !strings.Contains(out, "Deleted key") || exists() {
+			t.Fatalf("delete %s (terminal %v): exit %d, stdout %q, stderr %q; want deleted without a question", tc.flag, tc.terminal, code, out, errOut)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -362,22 +363,37 @@ func (a *app) newKeysDeleteCmd() *cobra.Command {
 		Use:   "delete NAME|ID",
 		Short: "Delete a key: requests with it are refused at once",
 		Long: `Delete a key. Every gateway node refuses requests with it within a second, and
-closes its long-lived connections (websockets, streams).`,
+closes its long-lived connections (websockets, streams).
+
+On a terminal it asks first; --yes skips the question. Without a terminal
+(a script, a pipe) --yes is required.`,
 		Example: `  gatehouse keys delete "Integration A" --config gatehouse.yaml
-  gatehouse keys delete --config gatehouse.yaml key_JjBJZ80tX792DBGnlxOT`,
+  gatehouse keys delete --config gatehouse.yaml --yes key_JjBJZ80tX792DBGnlxOT`,
 		Args: oneRef,
 	}
 	cfgPath := configFlag(c)
-	c.RunE = func(c *cobra.Command, args []string) error { return a.keysDelete(c.Context(), *cfgPath, args[0]) }
+	yes := c.Flags().BoolP("yes", "y", false, "delete without asking (required without a terminal)")
+	c.RunE = func(c *cobra.Command, args []string) error { return a.keysDelete(c.Context(), *cfgPath, args[0], *yes) }
 	return c
 }
 
-func (a *app) keysDelete(ctx context.Context, cfgPath, ref string) error {
+func (a *app) keysDelete(ctx context.Context, cfgPath, ref string, yes bool) error {
+	terminal := a.isTerminal != nil && a.isTerminal()
+	if !yes && !terminal {
+		return fmt.Errorf("%w: keys delete asks before it deletes, and standard input is not a terminal: pass --yes to delete without asking", errUsage)
+	}
 	t, k, err := a.openKey(ctx, cfgPath, ref)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
+	if !yes {
+		fmt.Fprintf(a.stderr, "Delete key %q (%s)? Requests with it are refused at once. [y/N] ", k.Name, k.ID)
+		answer, _ := bufio.NewReader(a.stdin).ReadString('\n')
+		if ans := strings.ToLower(strings.TrimSpace(answer)); ans != "y" && ans != "yes" {
+			return fmt.Errorf("key %q was not deleted", k.Name)
+		}
+	}
 	if err := t.svc.Delete(ctx, k.ID, cliCaller()); err != nil {
 		return appError(err)
 	}

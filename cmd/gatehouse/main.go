@@ -19,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 // app holds what commands read and write, so that tests can run them in
@@ -27,6 +28,9 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// isTerminal reports whether stdin is a terminal: `keys delete` then
+	// asks before it deletes. Nil means it is not.
+	isTerminal func() bool
 
 	// started is set when a command's own code starts to run: an error
 	// before that (a flag, an argument, an unknown command) is cobra's,
@@ -37,7 +41,10 @@ type app struct {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	a := &app{
+		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
+		isTerminal: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
+	}
 	os.Exit(a.run(ctx, os.Args[1:]))
 }
 

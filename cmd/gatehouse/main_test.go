@@ -148,7 +148,7 @@ func TestKeysLifecycle(t *testing.T) {
 	if _, errOut, code := e.run(t, "", "keys", "create", "--config", e.config, "--name", "INTEGRATION A"); code == 0 || !strings.Contains(errOut, "already exists") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 		t.Errorf("duplicate name: exit %d, stderr %q; want non-zero and one line saying the name already exists", code, errOut)
 	}
-	e.ok(t, "keys", "delete", "--config", e.config, "Integration A")
+	e.ok(t, "keys", "delete", "--config", e.config, "Integration A", "--yes")
 	if _, errOut, code := e.run(t, "", "keys", "show", "--config", e.config, k.ID); code == 0 || !strings.Contains(errOut, "No key") {
 		t.Errorf("show after delete: exit %d, stderr %q; want non-zero and 'No key'", code, errOut)
 	}
@@ -270,7 +270,7 @@ func TestCLIChangeSeenByRunningServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("created key usable after %v", waitFor(k.Key, http.StatusOK))
-	e.ok(t, "keys", "delete", "--config", e.config, "live")
+	e.ok(t, "keys", "delete", "--config", e.config, "live", "--yes")
 	t.Logf("deleted key refused after %v", waitFor(k.Key, http.StatusUnauthorized))
 
 	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
