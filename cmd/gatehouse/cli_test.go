@@ -9,8 +9,11 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"gatehouse/config"
 )
 
 // cli runs commands in process, with its own streams and environment.
@@ -312,6 +315,41 @@ func TestKeysDeleteAsks(t *testing.T) {
 		out, errOut, code := c.run(t, "", "keys", "delete", tc.flag, "doomed", "--config", c.config)
 		if code != 0 || strings.Contains(errOut, prompt) || !strings.Contains(out, "Deleted key") || exists() {
 			t.Fatalf("delete %s (terminal %v): exit %d, stdout %q, stderr %q; want deleted without a question", tc.flag, tc.terminal, code, out, errOut)
+		}
+	}
+}
+
+// TestMarshalConfig: the demo's config reads back to the config written.
+func TestMarshalConfig(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load("", func(k string) string {
+		return map[string]string{
+			"GATEHOUSE_RATE_LIMIT":      "100/s",
+			"GATEHOUSE_SECURE_COOKIES":  "true",
+			"GATEHOUSE_EXPIRY_WARNING":  "36h30m",
+			"GATEHOUSE_SECRET_KEY_FILE": "/var/lib/gatehouse/secret.key",
+			"GATEHOUSE_ROUTES": `[{name: a, path: /a, upstream: "http://127.0.0.1:1/a", scope: a, timeout: 90s, websocket: false},
+				{name: hooks, path: /apps-public, upstream: "https://example.com/x", public: true}]`,
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := marshalConfig(cfg)
+	if err != nil {
+		t.Fatalf("marshalConfig: %v\n%s", err, out)
+	}
+	for _, want := range []string{"rate_limit: 100/s\n", "expiry_warning: 36h30m\n", "secure_cookies: true\n", "    timeout: 1m30s\n", "    websocket: false\n", "    public: true\n", "read_header_timeout: 10s\n"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("marshalConfig wrote\n%s\nwant it to hold %q", out, want)
+		}
+	}
+	if strings.Contains(string(out), "redis:") || strings.Contains(string(out), "UpstreamURL") {
+		t.Errorf("marshalConfig wrote an unset or parsed field:\n%s", out)
+	}
+	for d, want := range map[time.Duration]string{168 * time.Hour: "168h", time.Minute: "1m", 90 * time.Second: "1m30s", 10 * time.Second: "10s", time.Hour + 30*time.Second: "1h0m30s", 100 * time.Millisecond: "100ms"} {
+		if got := durationText(d); got != want {
+			t.Errorf("durationText(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

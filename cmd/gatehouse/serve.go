@@ -26,8 +26,9 @@ With no config it runs on the built-in defaults: 127.0.0.1:8080 and
 127.0.0.1:8081, a SQLite store and a master key under ./gatehouse-data.
 
 --demo also starts a sample building API on a loopback port, routes
-/api/v2/assets, /api/v2/data and /api/v2/data-listener to it, and prints
-the commands to create a key and call the API.`,
+/api/v2/assets, /api/v2/data and /api/v2/data-listener to it, writes the
+config it runs to demo.yaml beside the store, and prints the commands to
+create a key and call the API.`,
 		Example: `  # Try it: the gateway and a sample building API, then follow what it prints
   gatehouse serve --demo
 
@@ -62,6 +63,9 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 			return fmt.Errorf("start demo API: %w", err)
 		}
 		defer d.Close()
+		if err := dropStaleDemoRoutes(cfg, cfgPath, d); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
 		if err := addDemoRoutes(cfg, d); err != nil {
 			return err
 		}
@@ -85,26 +89,60 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 	dataURL, adminURL := "http://"+ln.Addr().String(), "http://"+adminLn.Addr().String()
 	log.Info("gatehouse listening", "url", dataURL, "admin_url", adminURL, "storage", storageKind(cfg.Storage), "routes", len(cfg.Routes))
 	if withDemo {
-		withConfig := ""
-		if cfgFlag != "" {
-			withConfig = " --config " + cfgFlag
+		if err := a.demoBanner(ctx, cfg, s, dataURL, adminURL); err != nil {
+			ln.Close()
+			adminLn.Close()
+			return err
 		}
-		fmt.Fprintf(a.stderr, `
-Gatehouse is running with the demo building API behind it.
-  Data plane:   %[1]s  (your integrations call this)
-  Settings UI:  %[2]s/settings/api-keys  (administrators only)
-
-  1. Create a key:   gatehouse keys create%[3]s --name demo
-  2. Call the API:   curl -H "X-API-Key: <the key>" %[1]s/api/v2/assets
-  Log in to the Settings UI after creating an admin:
-                     gatehouse admin create-user%[3]s --username admin --password-stdin
-
-`, dataURL, adminURL, withConfig)
 	}
 	if err := s.Serve(ctx, ln, adminLn); err != nil {
 		return err
 	}
 	log.Info("gatehouse stopped")
+	return nil
+}
+
+// demoBanner writes the demo's config beside its store and prints how to
+// follow the demo: every command it prints works as written, from any
+// directory, for the server that printed it.
+func (a *app) demoBanner(ctx context.Context, cfg *config.Config, s *server.Server, dataURL, adminURL string) error {
+	path, err := demoConfigPath(cfg)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if err := writeDemoConfig(path, cfg); err != nil {
+		return fmt.Errorf("demo: write %s: %w", path, err)
+	}
+	// A name no key has yet, so that following the banner again, after a
+	// restart, creates a key instead of failing on a taken name.
+	name := "demo"
+	for i := 2; i < 1000; i++ {
+		if _, err := s.Keys().Resolve(ctx, name); err != nil {
+			break
+		}
+		name = fmt.Sprintf("demo-%d", i)
+	}
+	fmt.Fprintf(a.stderr, `
+Gatehouse is running with the demo building API behind it.
+  Data plane:   %[1]s  (your integrations call this)
+  Settings UI:  %[2]s/settings/api-keys  (administrators only)
+  Config:       %[3]s  (what this server runs, for the CLI)
+
+In another terminal:
+  1. Create a key that may read the assets and the data stream (it is printed alone):
+       gatehouse keys create --config %[3]s --name %[4]s --scope assets:read --scope data:read
+  2. Call the API with it, then without it (401 missing_key):
+       curl -H "X-API-Key: <the key>" %[1]s/api/v2/assets
+       curl -H "X-API-Key: <the key>" %[1]s/api/v2/data
+       curl %[1]s/api/v2/assets
+  3. For the Settings UI, create an administrator (type a password of 12 or more
+     characters, then Enter) and log in at the address above:
+       gatehouse admin create-user --config %[3]s --username admin --password-stdin
+
+  Every command takes --config; or name the config once:
+       export GATEHOUSE_CONFIG=%[3]s
+
+`, dataURL, adminURL, shellQuote(path), shellQuote(name))
 	return nil
 }
 
