@@ -62,6 +62,9 @@ type Server struct {
 	admin    http.Handler
 
 	closeOnce sync.Once
+	// endDrain is closed by EndDrain.
+	endDrain     chan struct{}
+	endDrainOnce sync.Once
 }
 
 // Open builds a Server: it opens the store, loads the master key (and
@@ -69,7 +72,7 @@ type Server struct {
 // are sealed under) and every key into the index, and assembles the
 // handler. A failed Open releases what it acquired.
 func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err error) {
-	s := &Server{cfg: cfg, log: opts.Logger, now: opts.Now}
+	s := &Server{cfg: cfg, log: opts.Logger, now: opts.Now, endDrain: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -261,11 +264,18 @@ func (s *Server) Serve(ctx context.Context, data, admin net.Listener) error {
 	case <-ctx.Done():
 		s.log.Info("shutting down: draining in-flight requests", "timeout", time.Duration(s.cfg.ShutdownTimeout).String())
 		sctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.ShutdownTimeout))
+		go func() {
+			select {
+			case <-s.endDrain:
+				cancel()
+			case <-sctx.Done():
+			}
+		}()
 		var wg sync.WaitGroup
 		for _, srv := range servers {
 			wg.Go(func() {
 				if err := srv.Shutdown(sctx); err != nil {
-					s.log.Warn("shutdown timeout passed with requests in flight; closing them", "err", err)
+					s.log.Warn("the drain ended with requests in flight (shutdown_timeout passed, or a second signal); closing them", "err", err)
 					srv.Close()
 				}
 			})
@@ -280,6 +290,13 @@ func (s *Server) Serve(ctx context.Context, data, admin net.Listener) error {
 		err = nil
 	}
 	return err
+}
+
+// EndDrain ends a drain in progress (or the next one) at once: Serve closes
+// the requests still in flight instead of waiting shutdown_timeout for them
+// (a second Ctrl-C).
+func (s *Server) EndDrain() {
+	s.endDrainOnce.Do(func() { close(s.endDrain) })
 }
 
 // Close releases the store and connections. It is safe after a failed Open

@@ -20,6 +20,14 @@ import (
 // base URL once it listens.
 func (e *env) startServer(t *testing.T) (*exec.Cmd, string) {
 	t.Helper()
+	srv, base, _ := e.startServerLogs(t)
+	return srv, base
+}
+
+// startServerLogs is startServer, and also returns the server's log lines
+// from its start on (the latest 1000 kept if nobody reads them).
+func (e *env) startServerLogs(t *testing.T) (*exec.Cmd, string, <-chan string) {
+	t.Helper()
 	srv := exec.Command(binary, "serve", "--config", e.config, "--log-format", "json")
 	srv.Dir = e.dir
 	stderr, err := srv.StderrPipe()
@@ -32,21 +40,106 @@ func (e *env) startServer(t *testing.T) (*exec.Cmd, string) {
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
 	urlRE := regexp.MustCompile(`"msg":"gatehouse listening".*"url":"(http://[^"]+)"`)
 	found := make(chan string, 1)
+	logs := make(chan string, 1000)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
 			}
+			select {
+			case logs <- sc.Text():
+			default:
+			}
 		}
+		close(logs)
 	}()
 	select {
 	case u := <-found:
-		return srv, u
+		return srv, u, logs
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not listen within 30s")
 	}
-	return nil, ""
+	return nil, "", nil
+}
+
+// waitLog reads logs until a line holds want, for at most 10s.
+func waitLog(t *testing.T, logs <-chan string, want string) string {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case line, ok := <-logs:
+			if !ok {
+				t.Fatalf("the server exited before logging %q", want)
+			}
+			if strings.Contains(line, want) {
+				return line
+			}
+		case <-deadline:
+			t.Fatalf("no log line with %q within 10s", want)
+		}
+	}
+}
+
+// TestSIGHUPIgnored: SIGHUP, which would end the process by default (and
+// lose the usage not yet flushed), is logged and ignored.
+func TestSIGHUPIgnored(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	srv, base, logs := e.startServerLogs(t)
+	srv.Process.Signal(syscall.SIGHUP)
+	waitLog(t, logs, "SIGHUP ignored")
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatalf("GET /healthz after SIGHUP: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("GET /healthz after SIGHUP = %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestSecondSignalEndsTheDrain: a second SIGINT while a slow request keeps
+// the drain waiting (shutdown_timeout 5s) ends the wait at once: the
+// process exits 0 well before the timeout, the request cut.
+func TestSecondSignalEndsTheDrain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	release := make(chan struct{})
+	defer close(release)
+	slow := newSlowUpstream(t, release)
+	cfg, _ := os.ReadFile(e.config)
+	os.WriteFile(e.config, []byte(strings.Replace(string(cfg), "routes:\n", "routes:\n  - name: slow\n    path: /api/v2/slow\n    upstream: "+slow+"/slow\n    scope: assets\n", 1)), 0o600)
+	var k createdKey
+	json.Unmarshal([]byte(e.ok(t, "keys", "create", "--config", e.config, "--name", "drain", "--json")), &k)
+	srv, base, logs := e.startServerLogs(t)
+	go func() {
+		req, _ := http.NewRequest("GET", base+"/api/v2/slow", nil)
+		req.Header.Set("X-API-Key", k.Key)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	<-slowStarted(slow) // the request is at the upstream
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+	start := time.Now()
+	srv.Process.Signal(os.Interrupt)
+	waitLog(t, logs, "draining in-flight requests")
+	srv.Process.Signal(os.Interrupt)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit after a second SIGINT: %v, want status 0", err)
+		}
+		if took := time.Since(start); took > 4*time.Second {
+			t.Errorf("exit %v after the first SIGINT, want well within shutdown_timeout (5s)", took)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit within 10s of a second SIGINT")
+	}
 }
 
 // TestKill9DuringCreates kills the server with SIGKILL in the middle of a

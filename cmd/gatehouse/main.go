@@ -32,6 +32,10 @@ type app struct {
 	// asks before it deletes. Nil means it is not.
 	isTerminal func() bool
 
+	// signals is what the process's signals do; main sets it, and serve
+	// tells it how to end a drain and where to log.
+	signals *signals
+
 	// started is set when a command's own code starts to run: an error
 	// before that (a flag, an argument, an unknown command) is cobra's,
 	// and a usage error.
@@ -39,11 +43,16 @@ type app struct {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sig := &signals{stop: cancel}
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go sig.handle(ch)
 	a := &app{
 		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
 		isTerminal: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
+		signals:    sig,
 	}
 	os.Exit(a.run(ctx, os.Args[1:]))
 }

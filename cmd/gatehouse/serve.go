@@ -95,6 +95,7 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 			return err
 		}
 	}
+	a.signals.serving(s.EndDrain, log)
 	if err := s.Serve(ctx, ln, adminLn); err != nil {
 		return err
 	}
