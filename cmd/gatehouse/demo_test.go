@@ -3,7 +3,9 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,7 +31,7 @@ func startDemo(t *testing.T, dir string, env ...string) (*exec.Cmd, banner) {
 	t.Helper()
 	srv := exec.Command(binary, "serve", "--demo")
 	srv.Dir = dir
-	srv.Env = append(cleanEnv(), append([]string{"GATEHOUSE_LISTEN=127.0.0.1:0", "GATEHOUSE_ADMIN_LISTEN=127.0.0.1:0", "GATEHOUSE_LOG_FORMAT=json"}, env...)...)
+	srv.Env = append(cleanEnv(), append([]string{"GATEHOUSE_LISTEN=127.0.0.1:0", "GATEHOUSE_ADMIN_LISTEN=127.0.0.1:0", "GATEHOUSE_LOG_FORMAT=text"}, env...)...)
 	stderr, err := srv.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -311,4 +313,83 @@ func unquote(t *testing.T, s string) string {
 		t.Fatalf("%q is not one word", s)
 	}
 	return w[0]
+}
+
+// TestJSONLogsOnly: with --log-format json every line on stderr is JSON:
+// the demo's banner is a record naming its commands, and a failure at
+// start is a record too, not the plain one-line message.
+func TestJSONLogsOnly(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv := exec.Command(binary, "serve", "--demo", "--log-format", "json")
+	srv.Dir = dir
+	srv.Env = append(cleanEnv(), "GATEHOUSE_LISTEN=127.0.0.1:0", "GATEHOUSE_ADMIN_LISTEN=127.0.0.1:0")
+	stderr, err := srv.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	banner := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if !json.Valid(sc.Bytes()) {
+				t.Errorf("a stderr line in JSON mode is not JSON: %q", sc.Text())
+			}
+			if strings.Contains(sc.Text(), `"create_key"`) {
+				banner <- sc.Text()
+			}
+		}
+		close(banner)
+	}()
+	select {
+	case line, ok := <-banner:
+		var rec struct{ CreateKey, CallAPI string }
+		if err := json.Unmarshal([]byte(strings.NewReplacer(`"create_key"`, `"CreateKey"`, `"call_api"`, `"CallAPI"`).Replace(line)), &rec); !ok || err != nil ||
+			!strings.Contains(rec.CreateKey, "keys create --config") || !strings.Contains(rec.CallAPI, "/api/v2/assets") {
+			t.Errorf("the demo's banner record = %q, want its commands", line)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no banner record within 30s")
+	}
+
+	// A failure at start: the data plane's port is taken.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cmd := exec.Command(binary, "serve", "--log-format", "json")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(cleanEnv(), "GATEHOUSE_LISTEN="+ln.Addr().String(), "GATEHOUSE_ADMIN_LISTEN=127.0.0.1:0")
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if err := cmd.Run(); err == nil {
+		t.Fatal("serve on a taken port exited 0")
+	}
+	lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+	for _, l := range lines {
+		if !json.Valid([]byte(l)) {
+			t.Errorf("a stderr line of a failed start in JSON mode is not JSON: %q", l)
+		}
+	}
+	if last := lines[len(lines)-1]; !strings.Contains(last, `"level":"ERROR"`) || !strings.Contains(last, "listen on") {
+		t.Errorf("the failed start's last line = %q, want an ERROR record saying why", last)
+	}
+
+	// A config that does not load.
+	cmd = exec.Command(binary, "serve", "--log-format", "json")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(cleanEnv(), "GATEHOUSE_LISTEN=nope")
+	errOut.Reset()
+	cmd.Stderr = &errOut
+	if err := cmd.Run(); err == nil {
+		t.Fatal("serve with a bad listen exited 0")
+	}
+	if l := strings.TrimSpace(errOut.String()); !json.Valid([]byte(l)) || !strings.Contains(l, "listen") {
+		t.Errorf("a config error in JSON mode = %q, want one JSON record naming the key", l)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -31,6 +32,11 @@ type app struct {
 	// isTerminal reports whether stdin is a terminal: `keys delete` then
 	// asks before it deletes. Nil means it is not.
 	isTerminal func() bool
+
+	// errLog, once serve knows the log format, writes the command's
+	// failure as a log record: with --log-format json every line on
+	// stderr is JSON. Nil: the plain one-line message.
+	errLog *slog.Logger
 
 	// signals is what the process's signals do; main sets it, and serve
 	// tells it how to end a drain and where to log.
@@ -78,6 +84,10 @@ func (a *app) run(ctx context.Context, args []string) int {
 		msg := strings.TrimPrefix(oneLine(err), errUsage.Error()+": ")
 		fmt.Fprintf(a.stderr, "gatehouse: %s\nRun '%s --help' for usage.\n", msg, cmd.CommandPath())
 		return 2
+	}
+	if a.errLog != nil {
+		a.errLog.Error(oneLine(err))
+		return 1
 	}
 	fmt.Fprintf(a.stderr, "gatehouse: %s\n", oneLine(err))
 	return 1

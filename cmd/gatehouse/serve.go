@@ -45,6 +45,10 @@ create a key and call the API.`,
 
 func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logFormat string) error {
 	cfgPath := a.configPath(cfgFlag)
+	if logFormat == "json" || logFormat == "" && a.getenv("GATEHOUSE_LOG_FORMAT") == "json" {
+		// Even a config that does not load is reported as JSON.
+		a.errLog = a.logger("json")
+	}
 	cfg, err := config.Load(cfgPath, a.getenv)
 	if err != nil {
 		return err
@@ -56,6 +60,7 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 		}
 	}
 	log := a.logger(cfg.LogFormat)
+	a.errLog = log
 
 	if withDemo {
 		d, err := demo.Start()
@@ -87,9 +92,10 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 		return fmt.Errorf("admin_listen on %s: %w", cfg.AdminListen, err)
 	}
 	dataURL, adminURL := "http://"+ln.Addr().String(), "http://"+adminLn.Addr().String()
-	log.Info("gatehouse listening", "url", dataURL, "admin_url", adminURL, "storage", storageKind(cfg.Storage), "routes", len(cfg.Routes))
+	log.Info("gatehouse listening", "version", readBuildVersion().String(), "url", dataURL, "admin_url", adminURL,
+		"storage", storageKind(cfg.Storage), "redis", cfg.Redis != "", "routes", len(cfg.Routes))
 	if withDemo {
-		if err := a.demoBanner(ctx, cfg, s, dataURL, adminURL); err != nil {
+		if err := a.demoBanner(ctx, cfg, s, dataURL, adminURL, log); err != nil {
 			ln.Close()
 			adminLn.Close()
 			return err
@@ -106,7 +112,7 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 // demoBanner writes the demo's config beside its store and prints how to
 // follow the demo: every command it prints works as written, from any
 // directory, for the server that printed it.
-func (a *app) demoBanner(ctx context.Context, cfg *config.Config, s *server.Server, dataURL, adminURL string) error {
+func (a *app) demoBanner(ctx context.Context, cfg *config.Config, s *server.Server, dataURL, adminURL string, log *slog.Logger) error {
 	path, err := demoConfigPath(cfg)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
@@ -122,6 +128,15 @@ func (a *app) demoBanner(ctx context.Context, cfg *config.Config, s *server.Serv
 			break
 		}
 		name = fmt.Sprintf("demo-%d", i)
+	}
+	if cfg.LogFormat == "json" {
+		// Every line on stderr is JSON in this mode: the banner is a record.
+		log.Info("demo ready: create a key, then call the API with it",
+			"data_url", dataURL, "settings_url", adminURL+"/settings/api-keys", "config", path,
+			"create_key", "gatehouse keys create --config "+shellQuote(path)+" --name "+shellQuote(name)+" --scope assets:read --scope data:read",
+			"call_api", `curl -H "X-API-Key: <the key>" `+dataURL+"/api/v2/assets",
+			"create_admin", "gatehouse admin create-user --config "+shellQuote(path)+" --username admin --password-stdin")
+		return nil
 	}
 	fmt.Fprintf(a.stderr, `
 Gatehouse is running with the demo building API behind it.
