@@ -8,7 +8,7 @@ import "context"
 // a key.
 type RequestInfo struct {
 	RequestID string
-	Route     string // route name, or a gatehouse endpoint such as "mgmt"
+	Route     string // route name, or the label of a gateway endpoint (RouteLabelMgmt, ...)
 	KeyID     string
 	// Outcome is what happened: "ok", or the error code that answered.
 	Outcome string

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -21,10 +22,29 @@ const (
 // use them or a path below them, on either listener.
 var ReservedPaths = []string{"/healthz", "/readyz", "/metrics", "/openapi.json", "/login", "/logout", "/settings", "/api/v2/api-keys"}
 
+// The route labels of the gateway's own requests: what the access log's
+// metrics (gatehouse_proxy_requests_total and the request duration
+// histogram) count them under in place of a route's name.
+const (
+	// RouteLabelOwn labels the gateway's own endpoints: health, /metrics,
+	// /openapi.json, the Settings UI.
+	RouteLabelOwn = "gatehouse"
+	// RouteLabelMgmt labels the management API.
+	RouteLabelMgmt = "mgmt"
+	// RouteLabelNone labels a request that no route serves.
+	RouteLabelNone = "none"
+)
+
+// ReservedRouteNames are the route labels of the gateway's own requests: no
+// route may take one as its name, or its requests would be counted with
+// the gateway's own.
+var ReservedRouteNames = []string{RouteLabelOwn, RouteLabelMgmt, RouteLabelNone}
+
 // Route sends the requests under a path prefix to an upstream. A list of
 // routes is served only once ValidateRoutes accepts it.
 type Route struct {
-	// Name identifies the route in logs and metrics. Required, unique.
+	// Name identifies the route in logs and metrics. Required, unique,
+	// none of ReservedRouteNames.
 	Name string
 	// Path is the prefix, matched on whole path segments (Matches). It
 	// starts with /, ends with / only if it is /, and is plain: no //, dot
@@ -105,7 +125,8 @@ func (e *RouteError) Error() string {
 }
 
 // ValidateRoutes reports whether routes can be served together: the
-// fields of each, and no name or path used twice. Its error is an
+// fields of each (no name of ReservedRouteNames), and no name or path used
+// twice. Its error is an
 // errors.Join of a *RouteError for each problem, in the order of the routes
 // and, within a route, of its fields; Unwrap() []error lists them.
 func ValidateRoutes(routes []Route) error {
@@ -119,6 +140,8 @@ func ValidateRoutes(routes []Route) error {
 		}
 		if r.Name == "" {
 			bad("name", "is required")
+		} else if slices.Contains(ReservedRouteNames, r.Name) {
+			bad("name", "%q is reserved: the gateway's metrics count its own requests under it", r.Name)
 		} else if j, dup := names[r.Name]; dup {
 			bad("name", "%q is also the name of routes[%d]", r.Name, j)
 		} else {

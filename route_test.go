@@ -92,3 +92,25 @@ func TestRouteUpstreamURL(t *testing.T) {
 		t.Errorf("UpstreamURL() of a URL with a password = %v, want an error that hides it", err)
 	}
 }
+
+// TestReservedRouteNames: no route may be named like the labels the
+// gateway counts its own requests under, and a name that only looks like
+// one (another case, a prefix) is a name like any other.
+func TestReservedRouteNames(t *testing.T) {
+	t.Parallel()
+	route := func(name string) gatehouse.Route {
+		return gatehouse.Route{Name: name, Path: "/a", Upstream: "http://127.0.0.1:1", Scope: "a", Timeout: time.Second}
+	}
+	for _, name := range []string{"gatehouse", "mgmt", "none"} {
+		err := gatehouse.ValidateRoutes([]gatehouse.Route{route(name)})
+		want := `routes[0].name: "` + name + `" is reserved: the gateway's metrics count its own requests under it`
+		if err == nil || err.Error() != want {
+			t.Errorf("ValidateRoutes(a route named %q) = %v, want %q", name, err, want)
+		}
+	}
+	for _, name := range []string{"Mgmt", "none2", "gatehouse-api"} {
+		if err := gatehouse.ValidateRoutes([]gatehouse.Route{route(name)}); err != nil {
+			t.Errorf("ValidateRoutes(a route named %q) = %v, want nil", name, err)
+		}
+	}
+}

@@ -89,7 +89,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	info := gatehouse.RequestInfoFromContext(r.Context())
-	info.Route = "mgmt"
+	info.Route = gatehouse.RouteLabelMgmt
 
 	caller, ok := h.authenticate(w, r)
 	if !ok {

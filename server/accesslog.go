@@ -165,7 +165,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			}
 			route := info.Route
 			if route == "" {
-				route = "none"
+				route = gatehouse.RouteLabelNone
 			}
 			s.requests.WithLabelValues(route, statusLabel(rec.status), outcome).Inc()
 			level := levelFor(rec.status)

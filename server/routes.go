@@ -30,7 +30,7 @@ func (s *Server) dataRoutes(dataPlane http.Handler, mgmt *mgmtapi.Handler) http.
 			return
 		}
 		if _, reserved := gatehouse.ReservedPath(r.URL.Path); reserved {
-			info.Route = "gatehouse"
+			info.Route = gatehouse.RouteLabelOwn
 			own.ServeHTTP(w, r)
 			return
 		}
@@ -56,7 +56,7 @@ func (s *Server) adminRoutes(mgmt *mgmtapi.Handler, ui http.Handler) http.Handle
 		noRoute(w, r)
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gatehouse.RequestInfoFromContext(r.Context()).Route = "gatehouse"
+		gatehouse.RequestInfoFromContext(r.Context()).Route = gatehouse.RouteLabelOwn
 		if !proxy.CheckPath(r) {
 			gatehouse.RequestInfoFromContext(r.Context()).Outcome = gatehouse.EBadPath
 			jsonerr.Write(w, http.StatusBadRequest, gatehouse.EBadPath, "The path holds dot segments, an empty segment or an encoded separator.")
