@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -85,6 +86,11 @@ type Config struct {
 	SecureCookies bool `yaml:"secure_cookies"`
 	// LogFormat is "text" or "json" (GATEHOUSE_LOG_FORMAT). Default: text.
 	LogFormat string `yaml:"log_format"`
+	// LogLevel is the least level logged: "debug", "info", "warn" or
+	// "error", in any case (GATEHOUSE_LOG_LEVEL); Validate sets
+	// ParsedLogLevel from it. Access-log lines are info (warn for 5xx
+	// answers). Default: info.
+	LogLevel string `yaml:"log_level"`
 	// Routes are the upstreams as written (GATEHOUSE_ROUTES, as a YAML or
 	// JSON list); Validate builds ParsedRoutes from them.
 	Routes []Route `yaml:"routes"`
@@ -93,6 +99,9 @@ type Config struct {
 	DefaultRateLimit gatehouse.RateLimit `yaml:"-"`
 	// ParsedRoutes are Routes with their defaults, once they are valid.
 	ParsedRoutes []gatehouse.Route `yaml:"-"`
+	// ParsedLogLevel is LogLevel as a slog.Level, for the logger's
+	// handler.
+	ParsedLogLevel slog.Level `yaml:"-"`
 }
 
 // Route is one entry of routes, as written: gatehouse.Route holds its
@@ -161,6 +170,7 @@ func Default() *Config {
 		UsageFlushInterval: Duration(10 * time.Second),
 		ExpiryWarning:      Duration(gatehouse.DefaultExpiryWarning),
 		LogFormat:          "text",
+		LogLevel:           "info",
 	}
 }
 
@@ -222,6 +232,7 @@ var Env = []struct{ Var, Key string }{
 	{"GATEHOUSE_EXPIRY_WARNING", "expiry_warning"},
 	{"GATEHOUSE_SECURE_COOKIES", "secure_cookies"},
 	{"GATEHOUSE_LOG_FORMAT", "log_format"},
+	{"GATEHOUSE_LOG_LEVEL", "log_level"},
 	{"GATEHOUSE_ROUTES", "routes"},
 }
 
@@ -263,6 +274,9 @@ func lookup(getenv func(string) string, name string) (string, bool) {
 	v := getenv(name)
 	return v, v != ""
 }
+
+// logLevels are the values of log_level.
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
 
 // Validate checks every key and sets the parsed fields. Its error names the
 // key and the problem.
@@ -316,6 +330,12 @@ func (c *Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("log_format", "must be text or json (got %q)", c.LogFormat)
+	}
+	c.ParsedLogLevel = slog.LevelInfo
+	if l, ok := logLevels[strings.ToLower(c.LogLevel)]; ok {
+		c.ParsedLogLevel = l
+	} else {
+		bad("log_level", "must be debug, info, warn or error (got %q)", c.LogLevel)
 	}
 	errs = append(errs, c.parseRoutes()...)
 	return errors.Join(errs...)
