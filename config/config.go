@@ -1,11 +1,12 @@
 // Package config reads Gatehouse's configuration: defaults, then a YAML
 // file, then GATEHOUSE_* environment variables, and checks every key so
 // that an invalid config is refused at start with a message naming the key
-// and the problem.
+// and the problem. Every problem is reported, one per line, in the order
+// of the file, each with where its key was set: the file's line, or the
+// environment variable.
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +15,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -102,6 +102,10 @@ type Config struct {
 	// ParsedLogLevel is LogLevel as a slog.Level, for the logger's
 	// handler.
 	ParsedLogLevel slog.Level `yaml:"-"`
+
+	// pos says where each key path (listen, routes[1], routes[1].timeout)
+	// was set, for the problems Validate reports; Parse and Load fill it.
+	pos map[string]position
 }
 
 // Route is one entry of routes, as written: gatehouse.Route holds its
@@ -176,8 +180,13 @@ func Default() *Config {
 
 // Load returns the configuration from the defaults, the file at path (if
 // path is not empty) and the environment (getenv; nil means none), checked.
+// Its error lists every problem (see Validate), one per line: those of the
+// file in its order, each at its line ("config: FILE:LINE: KEY: PROBLEM"),
+// then those of the environment under their variable, then those of the
+// defaults.
 func Load(path string, getenv func(string) string) (*Config, error) {
 	c := Default()
+	d := newDecoder(c)
 	if path != "" {
 		f, err := os.Open(path)
 		if err != nil {
@@ -191,33 +200,42 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		if len(data) > MaxFileBytes {
 			return nil, fmt.Errorf("config: %s is larger than %d bytes", path, MaxFileBytes)
 		}
-		if err := Parse(data, c); err != nil {
-			return nil, fmt.Errorf("config: %s: %w", path, err)
-		}
+		d.file = path
+		d.document(data)
 	}
 	if getenv != nil {
-		if err := c.applyEnv(getenv); err != nil {
-			return nil, err
+		d.environment(getenv)
+	}
+	problems := d.problems
+	for _, p := range c.validate() {
+		// A value that could not be decoded is reported once: what
+		// Validate says of the value left in its place is not news.
+		if !d.failedAt(p.key) {
+			problems = append(problems, p)
 		}
 	}
-	if err := c.Validate(); err != nil {
+	if err := joinProblems(problems); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// Parse decodes YAML into c, refusing unknown keys and duplicate keys.
+// Parse decodes YAML into c, refusing unknown keys (with the closest known
+// one, if one is close), keys written twice and values of the wrong kind.
+// Its error lists every problem, one per line, each at its line ("config:
+// line 7: shutdown_timeout: ..."). It remembers the line of each key, so
+// that Validate's problems give it too.
 func Parse(data []byte, c *Config) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	return nil
+	d := newDecoder(c)
+	d.document(data)
+	return joinProblems(d.problems)
 }
 
+// EnvVar is an environment variable and the key it sets.
+type EnvVar struct{ Var, Key string }
+
 // Env lists the environment variables and the key each one sets.
-var Env = []struct{ Var, Key string }{
+var Env = []EnvVar{
 	{"GATEHOUSE_LISTEN", "listen"},
 	{"GATEHOUSE_ADMIN_LISTEN", "admin_listen"},
 	{"GATEHOUSE_STORAGE", "storage"},
@@ -236,54 +254,25 @@ var Env = []struct{ Var, Key string }{
 	{"GATEHOUSE_ROUTES", "routes"},
 }
 
-func (c *Config) applyEnv(getenv func(string) string) error {
-	for _, e := range Env {
-		v, ok := lookup(getenv, e.Var)
-		if !ok {
-			continue
-		}
-		var doc string
-		switch e.Key {
-		case "routes":
-			var routes []Route
-			dec := yaml.NewDecoder(strings.NewReader(v))
-			dec.KnownFields(true)
-			if err := dec.Decode(&routes); err != nil {
-				return fmt.Errorf("config: %s: %s", e.Var, strings.TrimPrefix(err.Error(), "yaml: "))
-			}
-			c.Routes = routes
-			continue
-		case "secure_cookies":
-			b, err := strconv.ParseBool(strings.TrimSpace(v))
-			if err != nil {
-				return fmt.Errorf("config: %s: must be true or false (got %q)", e.Var, v)
-			}
-			c.SecureCookies = b
-			continue
-		default:
-			doc = fmt.Sprintf("%s: %q\n", e.Key, v)
-		}
-		if err := Parse([]byte(doc), c); err != nil {
-			return fmt.Errorf("config: %s: %w", e.Var, err)
-		}
-	}
-	return nil
-}
-
-func lookup(getenv func(string) string, name string) (string, bool) {
-	v := getenv(name)
-	return v, v != ""
+// Validate checks every key and sets the parsed fields. Its error lists
+// every problem, one per line, each naming the key and the problem, after
+// where the key was set when Parse or Load read it: "config:
+// gatehouse.yaml:12: routes[1].path: must start with / (got "a")", or
+// "config: GATEHOUSE_LISTEN: listen: ...". They come in the order of the
+// file, then of the environment variables, then come the keys left at
+// their default or set in code.
+func (c *Config) Validate() error {
+	return joinProblems(c.validate())
 }
 
 // logLevels are the values of log_level.
 var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
 
-// Validate checks every key and sets the parsed fields. Its error names the
-// key and the problem.
-func (c *Config) Validate() error {
-	var errs []error
+// validate is Validate's problems, in the order of the keys.
+func (c *Config) validate() []problem {
+	var ps []problem
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
+		ps = append(ps, problem{at: c.position(key), key: key, msg: fmt.Sprintf(format, args...)})
 	}
 	listenOK := checkAddr(bad, "listen", c.Listen)
 	if checkAddr(bad, "admin_listen", c.AdminListen) && listenOK && sameAddr(c.Listen, c.AdminListen) {
@@ -337,31 +326,37 @@ func (c *Config) Validate() error {
 	} else {
 		bad("log_level", "must be debug, info, warn or error (got %q)", c.LogLevel)
 	}
-	errs = append(errs, c.parseRoutes()...)
-	return errors.Join(errs...)
+	return append(ps, c.parseRoutes()...)
 }
 
 // parseRoutes builds the gatehouse.Route of each entry of Routes, sets
 // ParsedRoutes if they are valid and returns their problems, each under
-// its key.
-func (c *Config) parseRoutes() []error {
+// its key (routes[1].path).
+func (c *Config) parseRoutes() []problem {
 	c.ParsedRoutes = nil
 	routes := make([]gatehouse.Route, len(c.Routes))
 	for i, r := range c.Routes {
 		routes[i] = r.route()
 	}
-	var errs []error
-	switch err := gatehouse.ValidateRoutes(routes).(type) {
-	case nil:
+	err := gatehouse.ValidateRoutes(routes)
+	if err == nil {
 		c.ParsedRoutes = routes
-	case interface{ Unwrap() []error }:
-		for _, e := range err.Unwrap() {
-			errs = append(errs, fmt.Errorf("config: %w", e))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("config: %w", err))
+		return nil
 	}
-	return errs
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var ps []problem
+	for _, e := range errs {
+		if re, ok := e.(*gatehouse.RouteError); ok {
+			key := fmt.Sprintf("routes[%d].%s", re.Index, re.Field)
+			ps = append(ps, problem{at: c.position(key), key: key, msg: re.Problem, cause: re})
+		} else {
+			ps = append(ps, problem{at: c.position("routes"), key: "routes", msg: e.Error(), cause: e})
+		}
+	}
+	return ps
 }
 
 // checkAddr reports whether addr is host:port, and says why not under key.

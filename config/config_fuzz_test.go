@@ -9,7 +9,9 @@ import (
 	"gatehouse/config"
 )
 
-// FuzzParse: no YAML input panics the parser, and a config that validates
+// FuzzParse: no YAML input panics the parser, its problems and those of
+// Validate come one per line (each line starts with "config: "), and a
+// config that validates
 // has only routes with plain absolute paths and http(s) upstreams, route
 // scopes that make valid, unreserved scopes, and a positive
 // read_header_timeout.
@@ -27,9 +29,11 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		c := config.Default()
 		if err := config.Parse([]byte(s), c); err != nil {
+			onePerLine(t, err)
 			return
 		}
 		if err := c.Validate(); err != nil {
+			onePerLine(t, err)
 			return
 		}
 		if len(c.ParsedRoutes) != len(c.Routes) {
@@ -57,6 +61,16 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("read_header_timeout %v validated: slow clients would never be cut off", c.ReadHeaderTimeout)
 		}
 	})
+}
+
+// onePerLine fails unless every line of err is a problem of its own.
+func onePerLine(t *testing.T, err error) {
+	t.Helper()
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		if !strings.HasPrefix(line, "config: ") {
+			t.Fatalf("the line %q of the error\n%s\nis not a problem of its own", line, err)
+		}
+	}
 }
 
 // hasDotSegment reports whether p has a "." or ".." segment ("/a../b" has

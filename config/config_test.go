@@ -189,7 +189,8 @@ func TestLoadInvalid(t *testing.T) {
 }
 
 // TestRouteProblems pins the text and the order of every problem a route
-// can have, as `gatehouse config check` prints them.
+// can have, as `gatehouse config check` prints them (there after the file's
+// name: "config: gatehouse.yaml:2: routes[0].name: is required").
 func TestRouteProblems(t *testing.T) {
 	t.Parallel()
 	c := config.Default()
@@ -208,6 +209,7 @@ func TestRouteProblems(t *testing.T) {
   - {name: k, path: /login, upstream: "http://h", scope: k}
   - {name: l, path: /login, upstream: "http://h", scope: l, timeout: 0s}
   - {name: m, path: /, upstream: "https://h", public: true}
+  - {name: mgmt, path: /n, upstream: "https://h", scope: n}
 `
 	if err := config.Parse([]byte(yaml), c); err != nil {
 		t.Fatal(err)
@@ -215,35 +217,36 @@ func TestRouteProblems(t *testing.T) {
 	upstream := "upstream: must be an http:// or https:// URL with a host and no credentials, query or fragment"
 	plain := "path: must be a plain path without //, dot segments, %, ;, ?, # or control characters"
 	want := strings.Join([]string{
-		`config: routes[0].name: is required`,
-		`config: routes[0].path: must start with / (got "a")`,
-		`config: routes[0].` + upstream + ` (got "ftp://x")`,
-		`config: routes[0].scope: is required unless the route is public`,
-		`config: routes[1].path: must not end with / (got "/b/")`,
-		`config: routes[1].` + upstream + ` (got "http://user:xxxxx@h/")`,
-		`config: routes[1].scope: "*" is reserved`,
-		`config: routes[2].name: "b" is also the name of routes[1]`,
-		`config: routes[2].` + plain + ` (got "/a//b")`,
-		`config: routes[2].` + upstream + ` (got "http://h?q=1")`,
-		`config: routes[2].scope: "a b" may hold only letters, digits, -, _ and .`,
-		`config: routes[2].timeout: must be a positive duration such as 30s`,
-		`config: routes[3].path: "/healthz/x" is the gateway's own endpoint /healthz and is never proxied`,
-		`config: routes[3].` + upstream + ` (got "%zz")`,
-		`config: routes[3].scope: a public route asks for no key, so it takes no scope`,
-		`config: routes[4].scope: "api-keys" is reserved`,
-		`config: routes[5].path: "/d" is also the path of routes[4]`,
-		`config: routes[5].` + upstream + ` (got "http://h#f")`,
-		`config: routes[6].path: "/d" is also the path of routes[5]`,
-		`config: routes[7].path: "/API/V2/API-KEYS" is the gateway's own endpoint /api/v2/api-keys and is never proxied`,
-		`config: routes[7].` + upstream + ` (got "ftp://h/a b")`,
-		`config: routes[8].` + plain + ` (got "/a\x01")`,
-		`config: routes[8].` + upstream + ` (got "//h/x")`,
-		`config: routes[9].` + plain + ` (got "/a/./b")`,
-		`config: routes[9].` + upstream + ` (got "http:/h")`,
-		`config: routes[10].` + plain + ` (got "/a?b")`,
-		`config: routes[11].path: "/login" is the gateway's own endpoint /login and is never proxied`,
-		`config: routes[12].path: "/login" is also the path of routes[11]`,
-		`config: routes[12].path: "/login" is the gateway's own endpoint /login and is never proxied`,
+		`config: line 2: routes[0].name: is required`,
+		`config: line 2: routes[0].path: must start with / (got "a")`,
+		`config: line 2: routes[0].` + upstream + ` (got "ftp://x")`,
+		`config: line 2: routes[0].scope: is required unless the route is public`,
+		`config: line 3: routes[1].path: must not end with / (got "/b/")`,
+		`config: line 3: routes[1].` + upstream + ` (got "http://user:xxxxx@h/")`,
+		`config: line 3: routes[1].scope: "*" is reserved`,
+		`config: line 4: routes[2].name: "b" is also the name of routes[1]`,
+		`config: line 4: routes[2].` + plain + ` (got "/a//b")`,
+		`config: line 4: routes[2].` + upstream + ` (got "http://h?q=1")`,
+		`config: line 4: routes[2].scope: "a b" may hold only letters, digits, -, _ and .`,
+		`config: line 4: routes[2].timeout: must be a positive duration such as 30s`,
+		`config: line 5: routes[3].path: "/healthz/x" is the gateway's own endpoint /healthz and is never proxied`,
+		`config: line 5: routes[3].` + upstream + ` (got "%zz")`,
+		`config: line 5: routes[3].scope: a public route asks for no key, so it takes no scope`,
+		`config: line 6: routes[4].scope: "api-keys" is reserved`,
+		`config: line 7: routes[5].path: "/d" is also the path of routes[4]`,
+		`config: line 7: routes[5].` + upstream + ` (got "http://h#f")`,
+		`config: line 8: routes[6].path: "/d" is also the path of routes[5]`,
+		`config: line 9: routes[7].path: "/API/V2/API-KEYS" is the gateway's own endpoint /api/v2/api-keys and is never proxied`,
+		`config: line 9: routes[7].` + upstream + ` (got "ftp://h/a b")`,
+		`config: line 10: routes[8].` + plain + ` (got "/a\x01")`,
+		`config: line 10: routes[8].` + upstream + ` (got "//h/x")`,
+		`config: line 11: routes[9].` + plain + ` (got "/a/./b")`,
+		`config: line 11: routes[9].` + upstream + ` (got "http:/h")`,
+		`config: line 12: routes[10].` + plain + ` (got "/a?b")`,
+		`config: line 13: routes[11].path: "/login" is the gateway's own endpoint /login and is never proxied`,
+		`config: line 14: routes[12].path: "/login" is also the path of routes[11]`,
+		`config: line 14: routes[12].path: "/login" is the gateway's own endpoint /login and is never proxied`,
+		`config: line 16: routes[14].name: "mgmt" is reserved: the gateway's metrics count its own requests under it`,
 	}, "\n")
 	err := c.Validate()
 	if err == nil {
