@@ -168,6 +168,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 				route = gatehouse.RouteLabelNone
 			}
 			s.requests.WithLabelValues(route, statusLabel(rec.status), outcome).Inc()
+			s.duration.observe(route, time.Since(start))
 			level := levelFor(rec.status)
 			if !s.log.Enabled(r.Context(), level) {
 				return

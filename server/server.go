@@ -58,6 +58,7 @@ type Server struct {
 	redis    *redis.Client
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
+	duration *requestDuration
 	data     http.Handler
 	admin    http.Handler
 
@@ -100,7 +101,8 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 		Name: "gatehouse_proxy_requests_total",
 		Help: "Requests answered, by route (or gatehouse endpoint), HTTP status and outcome (ok or the error code).",
 	}, []string{"route", "status", "outcome"})
-	s.registry.MustRegister(s.requests, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.duration = newRequestDuration(cfg.ParsedRoutes)
+	s.registry.MustRegister(s.requests, s.duration.vec, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	s.index = keyindex.New(s.store, keyindex.Options{
 		Logger:        s.log,
