@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -98,7 +99,7 @@ func (a *app) openStore(ctx context.Context, cfgPath string) (*config.Config, ga
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := server.OpenStore(ctx, cfg, a.logger("text"))
+	store, err := server.OpenStore(ctx, cfg, a.logger("text", slog.LevelWarn))
 	return cfg, store, err
 }
 

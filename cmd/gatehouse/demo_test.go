@@ -393,3 +393,50 @@ func TestJSONLogsOnly(t *testing.T) {
 		t.Errorf("a config error in JSON mode = %q, want one JSON record naming the key", l)
 	}
 }
+
+// TestLogLevel: log_level warn leaves out the info records (the start
+// line and the access log's lines among them) and keeps the warnings.
+func TestLogLevel(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	// Ports chosen here, since the start line that names them is info.
+	addr := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	data := addr()
+	srv := exec.Command(binary, "serve", "--config", e.config, "--log-format", "json")
+	srv.Dir = e.dir
+	srv.Env = append(cleanEnv(), "GATEHOUSE_LOG_LEVEL=warn", "GATEHOUSE_LISTEN="+data, "GATEHOUSE_ADMIN_LISTEN="+addr())
+	var errOut bytes.Buffer
+	srv.Stderr = &errOut
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		resp, err := http.Get("http://" + data + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not answer within 30s: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+	srv.Process.Signal(syscall.SIGHUP) // a warning
+	srv.Process.Signal(syscall.SIGTERM)
+	srv.Wait()
+	logs := strings.TrimSpace(errOut.String())
+	if !strings.Contains(logs, `"level":"WARN","msg":"SIGHUP ignored`) {
+		t.Errorf("log_level warn: no SIGHUP warning in %q", logs)
+	}
+	if strings.Contains(logs, `"level":"INFO"`) {
+		t.Errorf("log_level warn: info records in %q", logs)
+	}
+}

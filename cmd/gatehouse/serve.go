@@ -47,7 +47,7 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 	cfgPath := a.configPath(cfgFlag)
 	if logFormat == "json" || logFormat == "" && a.getenv("GATEHOUSE_LOG_FORMAT") == "json" {
 		// Even a config that does not load is reported as JSON.
-		a.errLog = a.logger("json")
+		a.errLog = a.logger("json", slog.LevelInfo)
 	}
 	cfg, err := config.Load(cfgPath, a.getenv)
 	if err != nil {
@@ -59,7 +59,7 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 			return fmt.Errorf("%w: --log-format must be text or json", errUsage)
 		}
 	}
-	log := a.logger(cfg.LogFormat)
+	log := a.logger(cfg.LogFormat, cfg.ParsedLogLevel)
 	a.errLog = log
 
 	if withDemo {
@@ -162,8 +162,10 @@ In another terminal:
 	return nil
 }
 
-func (a *app) logger(format string) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+// logger writes to stderr in format (text or json) the records at level
+// and above.
+func (a *app) logger(format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(a.stderr, opts))
 	}
