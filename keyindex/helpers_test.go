@@ -3,31 +3,20 @@ package keyindex_test
 import (
 	"context"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"gatehouse"
+	"gatehouse/gatehousetest"
 	"gatehouse/sqlite"
 )
-
-// mustOpen opens the SQLite store at path and closes it when tb ends.
-func mustOpen(tb testing.TB, path string) *sqlite.Store {
-	tb.Helper()
-	s, err := sqlite.Open(context.Background(), path)
-	if err != nil {
-		tb.Fatalf("Open(%q) = %v", path, err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	return s
-}
 
 // twoHandles returns two stores on one new file: the gateway's and a
 // second one, like the CLI's.
 func twoHandles(tb testing.TB) (gw, cli *sqlite.Store) {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "gatehouse.db")
-	return mustOpen(tb, path), mustOpen(tb, path)
+	return gatehousetest.MustOpenSQLiteAt(tb, path), gatehousetest.MustOpenSQLiteAt(tb, path)
 }
 
 // newKey returns a key that is not stored yet, and its secret.
@@ -56,26 +45,10 @@ func createKey(tb testing.TB, s gatehouse.KeyStore, name string, validUntil *tim
 	return k, secret
 }
 
-// clock is a settable clock for Options.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock {
-	return &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newClock returns a clock for Options.Now, standing at 2026-03-01 12:00
+// UTC until the test moves it.
+func newClock() *gatehousetest.Clock {
+	return gatehousetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // eventually polls cond until it holds or the deadline passes.

@@ -9,8 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gatehouse"
+	"gatehouse/gatehousetest"
 	"gatehouse/keyindex"
-	"gatehouse/sqlite"
 )
 
 func TestLoad(t *testing.T) {
@@ -303,11 +303,7 @@ func TestWatch(t *testing.T) {
 
 func TestUsable(t *testing.T) {
 	t.Parallel()
-	path := t.TempDir() + "/gatehouse.db"
-	gw, err := sqlite.Open(t.Context(), path)
-	if err != nil {
-		t.Fatalf("Open() = %v", err)
-	}
+	gw := gatehousetest.MustOpenSQLite(t)
 	k, _ := createKey(t, gw, "k", nil)
 	clk := newClock()
 	x := keyindex.New(gw, keyindex.Options{Now: clk.Now, MaxStale: time.Minute})

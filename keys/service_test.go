@@ -11,17 +11,13 @@ import (
 	"time"
 
 	"gatehouse"
+	"gatehouse/gatehousetest"
 	"gatehouse/keys"
-	"gatehouse/sqlite"
 )
 
 func mustService(t *testing.T) *keys.Service {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "g.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := gatehousetest.MustOpenSQLite(t)
 	sealer, err := gatehouse.NewSealer(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)

@@ -6,18 +6,17 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"gatehouse"
+	"gatehouse/gatehousetest"
 	"gatehouse/keyauth"
 	"gatehouse/keyindex"
 	"gatehouse/keys"
 	"gatehouse/mgmtapi"
 	"gatehouse/ratelimit"
-	"gatehouse/sqlite"
 )
 
 // fuzzAPI is the management API on a real SQLite store, with an admin key
@@ -30,11 +29,7 @@ type fuzzAPI struct {
 
 func newFuzzAPI(f *testing.F) *fuzzAPI {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(f.TempDir(), "g.db"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
+	st := gatehousetest.MustOpenSQLite(f)
 	sealer, err := gatehouse.NewSealer(bytes.Repeat([]byte{9}, gatehouse.MasterKeyLen))
 	if err != nil {
 		f.Fatal(err)

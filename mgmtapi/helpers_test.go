@@ -7,13 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"gatehouse"
+	"gatehouse/gatehousetest"
 	"gatehouse/keyauth"
 	"gatehouse/keyindex"
 	"gatehouse/keys"
@@ -21,24 +20,6 @@ import (
 	"gatehouse/ratelimit"
 	"gatehouse/sqlite"
 )
-
-// clock is a time that tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // env is a management API on a real SQLite store, served by a real HTTP
 // server, with an administrator key holding api-keys:write and *:write, so
@@ -50,7 +31,7 @@ type env struct {
 	svc   *keys.Service
 	h     *mgmtapi.Handler
 	srv   *httptest.Server
-	clock *clock
+	clock *gatehousetest.Clock
 	// admin is a key holding api-keys:write and *:write; adminID its ID.
 	admin, adminID string
 }
@@ -60,16 +41,12 @@ type env struct {
 func mustEnv(t *testing.T, configure func(*mgmtapi.Handler)) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := gatehousetest.MustOpenSQLite(t)
 	sealer, err := gatehouse.NewSealer(bytes.Repeat([]byte{7}, gatehouse.MasterKeyLen))
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := gatehousetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	st.Now = clk.Now
 	// The clock moves by hours in some tests: keep the index usable.
 	idx := keyindex.New(st, keyindex.Options{Now: clk.Now, MaxStale: 365 * 24 * time.Hour})

@@ -1,7 +1,6 @@
 package ratelimit_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"gatehouse"
+	"gatehouse/gatehousetest"
 	"gatehouse/ratelimit"
 )
 
@@ -78,24 +78,6 @@ func (s *redisServer) stop() {
 	s.cmd = nil
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -120,7 +102,7 @@ func TestFallback(t *testing.T) {
 	srv := startRedisServer(t)
 	client := redis.NewClient(&redis.Options{Addr: srv.addr()})
 	defer client.Close()
-	var logs syncBuffer
+	var logs gatehousetest.LogBuffer
 	reg := prometheus.NewRegistry()
 	f := ratelimit.NewFallback(ratelimit.NewRedis(client, testPrefix()), ratelimit.NewLocal(),
 		slog.New(slog.NewTextHandler(&logs, nil)), reg)

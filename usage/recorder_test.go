@@ -10,21 +10,12 @@ import (
 	"time"
 
 	"gatehouse"
+	"gatehouse/gatehousetest"
 	"gatehouse/sqlite"
 	"gatehouse/usage"
 )
 
 var hour0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
-func mustOpen(tb testing.TB, path string) *sqlite.Store {
-	tb.Helper()
-	s, err := sqlite.Open(context.Background(), path)
-	if err != nil {
-		tb.Fatalf("Open(%q) = %v", path, err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	return s
-}
 
 func createKey(tb testing.TB, s gatehouse.KeyStore, name string) *gatehouse.APIKey {
 	tb.Helper()
@@ -77,7 +68,7 @@ func equalCounts(a, b map[time.Time]int64) bool {
 
 func TestRecordAndFlush(t *testing.T) {
 	t.Parallel()
-	store := mustOpen(t, filepath.Join(t.TempDir(), "gatehouse.db"))
+	store := gatehousetest.MustOpenSQLite(t)
 	a, b := createKey(t, store, "a"), createKey(t, store, "b")
 	r := usage.New(store, usage.Options{})
 	for i := range 5 {
@@ -126,7 +117,7 @@ func TestRecordAndFlush(t *testing.T) {
 func TestTwoNodesAddUp(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "gatehouse.db")
-	storeA, storeB := mustOpen(t, path), mustOpen(t, path)
+	storeA, storeB := gatehousetest.MustOpenSQLiteAt(t, path), gatehousetest.MustOpenSQLiteAt(t, path)
 	k := createKey(t, storeA, "shared")
 	nodeA, nodeB := usage.New(storeA, usage.Options{}), usage.New(storeB, usage.Options{})
 	for i := range 7 {
@@ -165,7 +156,7 @@ func (f *flaky) RecordUsage(ctx context.Context, u []gatehouse.Usage) error {
 
 func TestFailedFlushKeepsCounts(t *testing.T) {
 	t.Parallel()
-	store := &flaky{Store: mustOpen(t, filepath.Join(t.TempDir(), "gatehouse.db"))}
+	store := &flaky{Store: gatehousetest.MustOpenSQLite(t)}
 	k := createKey(t, store, "k")
 	r := usage.New(store, usage.Options{})
 	store.fail.Store(true)
@@ -189,7 +180,7 @@ func TestFailedFlushKeepsCounts(t *testing.T) {
 
 func TestFailedFlushDropsOldestBeyondMaxPending(t *testing.T) {
 	t.Parallel()
-	store := &flaky{Store: mustOpen(t, filepath.Join(t.TempDir(), "gatehouse.db"))}
+	store := &flaky{Store: gatehousetest.MustOpenSQLite(t)}
 	k := createKey(t, store, "k")
 	r := usage.New(store, usage.Options{MaxPending: 2})
 	store.fail.Store(true)
@@ -211,7 +202,7 @@ func TestFailedFlushDropsOldestBeyondMaxPending(t *testing.T) {
 
 func TestRunFlushes(t *testing.T) {
 	t.Parallel()
-	store := mustOpen(t, filepath.Join(t.TempDir(), "gatehouse.db"))
+	store := gatehousetest.MustOpenSQLite(t)
 	k := createKey(t, store, "k")
 	r := usage.New(store, usage.Options{FlushInterval: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(t.Context())
@@ -233,7 +224,7 @@ func TestRunFlushes(t *testing.T) {
 
 func TestConcurrentRecordAndFlush(t *testing.T) {
 	t.Parallel()
-	store := mustOpen(t, filepath.Join(t.TempDir(), "gatehouse.db"))
+	store := gatehousetest.MustOpenSQLite(t)
 	keys := []*gatehouse.APIKey{createKey(t, store, "a"), createKey(t, store, "b")}
 	r := usage.New(store, usage.Options{})
 	const workers, each = 4, 500

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,7 +14,7 @@ import (
 	"time"
 
 	"gatehouse"
-	"gatehouse/sqlite"
+	"gatehouse/gatehousetest"
 )
 
 const testPassword = "correct horse battery staple"
@@ -25,11 +24,7 @@ const testPassword = "correct horse battery staple"
 func newTestUI(t *testing.T) (*UI, time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := gatehousetest.MustOpenSQLite(t)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	u := &UI{Store: store, MasterKey: []byte("0123456789abcdef0123456789abcdef"), Now: func() time.Time { return now }}
 	if err := u.Init(); err != nil {
