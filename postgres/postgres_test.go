@@ -2,8 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"gatehouse"
+	"gatehouse/gatehousetest"
 	"gatehouse/postgres"
 	"gatehouse/storetest"
 )
@@ -25,11 +24,7 @@ import (
 // testDSN returns the database that the tests may use, or skips.
 func testDSN(tb testing.TB) string {
 	tb.Helper()
-	dsn := os.Getenv("GATEHOUSE_TEST_POSTGRES")
-	if dsn == "" {
-		tb.Skip("set GATEHOUSE_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run the PostgreSQL store tests")
-	}
-	return dsn
+	return gatehousetest.PostgresDSN(tb)
 }
 
 // withParams returns dsn (a postgres:// URL) with the query parameters set.
@@ -53,17 +48,12 @@ func withParams(tb testing.TB, dsn string, params map[string]string) string {
 // store's connections in pg_stat_activity.
 func newSchema(tb testing.TB) (schema, dsn string) {
 	tb.Helper()
-	base := testDSN(tb)
-	var b [6]byte
-	rand.Read(b[:])
-	schema = "gh_test_" + hex.EncodeToString(b[:])
-	adminExec(tb, base, "CREATE SCHEMA "+schema)
-	tb.Cleanup(func() { adminExec(tb, base, "DROP SCHEMA "+schema+" CASCADE") })
-	return schema, withParams(tb, base, map[string]string{
-		"search_path":      schema,
-		"application_name": schema,
-		"pool_max_conns":   "3",
-	})
+	dsn = gatehousetest.MustPostgresSchema(tb)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return u.Query().Get("application_name"), withParams(tb, dsn, map[string]string{"pool_max_conns": "3"})
 }
 
 // adminExec runs sql on a connection of its own.

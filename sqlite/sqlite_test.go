@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"gatehouse"
+	"gatehouse/gatehousetest"
 	"gatehouse/sqlite"
 	"gatehouse/storetest"
 )
@@ -23,21 +24,12 @@ import (
 // closes it when tb ends.
 func MustOpenStore(tb testing.TB) *sqlite.Store {
 	tb.Helper()
-	return mustOpen(tb, filepath.Join(tb.TempDir(), "gatehouse.db"))
+	return gatehousetest.MustOpenSQLite(tb)
 }
 
 func mustOpen(tb testing.TB, path string) *sqlite.Store {
 	tb.Helper()
-	s, err := sqlite.Open(context.Background(), path)
-	if err != nil {
-		tb.Fatalf("Open(%q) = %v", path, err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Errorf("Close() = %v", err)
-		}
-	})
-	return s
+	return gatehousetest.MustOpenSQLiteAt(tb, path)
 }
 
 func TestStore(t *testing.T) {
