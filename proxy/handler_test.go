@@ -18,45 +18,10 @@ import (
 	"github.com/coder/websocket"
 
 	"gatehouse"
+	"gatehouse/gatehousetest"
 	"gatehouse/keyauth"
 	"gatehouse/proxy"
 )
-
-// seen is one request as the upstream received it.
-type seen struct {
-	Method, RequestURI string
-	Header             http.Header
-}
-
-// recorder is a real upstream that records every request that reaches it.
-type recorder struct {
-	*httptest.Server
-	mu   sync.Mutex
-	reqs []seen
-}
-
-func newRecorder(t *testing.T, h http.HandlerFunc) *recorder {
-	rec := &recorder{}
-	rec.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec.mu.Lock()
-		rec.reqs = append(rec.reqs, seen{r.Method, r.RequestURI, r.Header.Clone()})
-		rec.mu.Unlock()
-		if h != nil {
-			h(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{"uri": r.RequestURI})
-	}))
-	t.Cleanup(rec.Close)
-	return rec
-}
-
-func (r *recorder) all() []seen {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]seen(nil), r.reqs...)
-}
 
 // index is a map-backed keyauth.Index (the index has its own tests).
 type index struct {
@@ -74,7 +39,7 @@ func (x *index) CatchUp(context.Context) error { return nil }
 
 type fixture struct {
 	gw       *httptest.Server
-	up       *recorder
+	up       *gatehousetest.Upstream
 	idx      *index
 	watchers sync.Map // key ID → context.CancelCauseFunc
 }
@@ -92,7 +57,7 @@ func (f *fixture) key(t *testing.T, id, name string, until *time.Time, scopes ..
 
 func newFixture(t *testing.T, upstream http.HandlerFunc, timeout time.Duration) *fixture {
 	t.Helper()
-	f := &fixture{up: newRecorder(t, upstream), idx: &index{keys: map[gatehouse.Digest]*gatehouse.APIKey{}}}
+	f := &fixture{up: gatehousetest.NewUpstream(t, upstream), idx: &index{keys: map[gatehouse.Digest]*gatehouse.APIKey{}}}
 	table, err := proxy.NewTable([]gatehouse.Route{
 		{Name: "assets", Path: "/api/v2/assets", Upstream: f.up.URL + "/v2/assets", Scope: "assets", Timeout: timeout, WebSocket: true},
 		{Name: "platform", Path: "/api/v2", Upstream: f.up.URL + "/v2", Scope: "platform", Timeout: timeout},
@@ -197,7 +162,7 @@ func TestContractTable(t *testing.T) {
 			}
 		})
 	}
-	for _, s := range f.up.all() {
+	for _, s := range f.up.Requests() {
 		if s.Header.Get("X-Gatehouse-Key-Id") == "" {
 			t.Errorf("upstream got %s %s without X-Gatehouse-Key-Id", s.Method, s.RequestURI)
 		}
@@ -224,7 +189,7 @@ func TestPathTricksNeverReachUpstream(t *testing.T) {
 	if status, body := raw(t, f.gw.URL, "GET /api/v2/assets/%zz HTTP/1.1\r\nHost: gw\r\nX-API-Key: "+key+"\r\nConnection: close\r\n\r\n"); status != 400 {
 		t.Errorf("GET /api/v2/assets/%%zz = %d %s, want 400", status, body)
 	}
-	if got := f.up.all(); len(got) != 0 {
+	if got := f.up.Requests(); len(got) != 0 {
 		t.Errorf("upstream received %v, want nothing", got)
 	}
 }
@@ -304,7 +269,7 @@ func TestHeaderHygiene(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("status %d %s, want 200", status, body)
 	}
-	got := f.up.all()
+	got := f.up.Requests()
 	if len(got) != 1 {
 		t.Fatalf("upstream got %d requests, want 1", len(got))
 	}
@@ -321,7 +286,7 @@ func TestHeaderHygiene(t *testing.T) {
 
 	// A public route asks for no key but still strips it.
 	raw(t, f.gw.URL, "POST /apps-public/hook HTTP/1.1\r\nHost: gw\r\nX-API-Key: "+key+"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-	got = f.up.all()
+	got = f.up.Requests()
 	if len(got) != 2 || got[1].Header.Get("X-API-Key") != "" || got[1].Header.Get("X-Gatehouse-Key-Id") != "" || got[1].Header.Get("X-Request-Id") == "" {
 		t.Errorf("public route: upstream got %+v, want no key, no identity, a request ID", got[len(got)-1])
 	}
@@ -333,7 +298,7 @@ func TestNoUpgradeButWebsocket(t *testing.T) {
 	key := f.key(t, "a", "all", nil, "assets:read", "platform:read")
 	raw(t, f.gw.URL, "GET /api/v2/assets HTTP/1.1\r\nHost: gw\r\nX-API-Key: "+key+"\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")
 	raw(t, f.gw.URL, "GET /api/v2/x HTTP/1.1\r\nHost: gw\r\nX-API-Key: "+key+"\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
-	for _, s := range f.up.all() {
+	for _, s := range f.up.Requests() {
 		if s.Header.Get("Upgrade") != "" || s.Header.Get("HTTP2-Settings") != "" {
 			t.Errorf("upstream got Upgrade %q on %s, want none (h2c, or websocket on a route without it)", s.Header.Get("Upgrade"), s.RequestURI)
 		}
@@ -342,20 +307,7 @@ func TestNoUpgradeButWebsocket(t *testing.T) {
 
 func TestWebsocketClosedWhenKeyRevoked(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			c.Write(r.Context(), typ, msg)
-		}
-	}, time.Second)
+	f := newFixture(t, gatehousetest.WebSocketEcho, time.Second)
 	key := f.key(t, "ws", "ws", nil, "assets:read")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -370,7 +322,7 @@ func TestWebsocketClosedWhenKeyRevoked(t *testing.T) {
 	if _, msg, err := c.Read(ctx); err != nil || string(msg) != "hello" {
 		t.Fatalf("echo = %q, %v; want hello", msg, err)
 	}
-	if s := f.up.all(); len(s) != 1 || s[0].Header.Get("X-API-Key") != "" {
+	if s := f.up.Requests(); len(s) != 1 || s[0].Header.Get("X-API-Key") != "" {
 		t.Fatalf("upstream saw %+v, want one upgrade without the key", s)
 	}
 
