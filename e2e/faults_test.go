@@ -85,7 +85,7 @@ func TestUpstreamFaults(t *testing.T) {
 
 	// A slow stream: each line reaches the client before the upstream
 	// writes the next, past the route's timeout.
-	hr, _ := http.NewRequest("GET", g.url("/faulty/stream"), nil)
+	hr, _ := http.NewRequest("GET", g.URL+"/faulty/stream", nil)
 	hr.Header.Set("X-API-Key", key)
 	resp, err := http.DefaultClient.Do(hr)
 	if err != nil {
@@ -120,7 +120,7 @@ func TestMalformedBodyIsTheClients(t *testing.T) {
 			t.Errorf("chunked body %q: %v, want 400", body, r)
 		}
 	}
-	if strings.Contains(g.logs(), "upstream unavailable") {
+	if strings.Contains(g.Log.String(), "upstream unavailable") {
 		t.Error("the log blames the upstream for a client's malformed body")
 	}
 }
@@ -190,7 +190,7 @@ func TestSlowBody(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
 	_, admin := g.key(t, "admin", "api-keys:write", "*:write")
-	c, err := net.Dial("tcp", g.addr)
+	c, err := net.Dial("tcp", g.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}

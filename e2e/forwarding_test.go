@@ -80,7 +80,7 @@ func TestSessionCookieNeverReachesAnUpstream(t *testing.T) {
 				headers = append(headers, "Cookie: "+c)
 			}
 			r := g.one(t, req("GET", target, headers...))
-			reached := g.up.take()
+			reached := g.up.Take()
 			if r.Status != 200 || len(reached) != 1 {
 				t.Errorf("%s on %s: %v, the upstream received %d requests; want 200 and 1", tt.name, target, r, len(reached))
 				continue
@@ -228,9 +228,9 @@ func TestBodyTimeout(t *testing.T) {
 		{"stalled body on the administrators' listener", "admin:POST /nowhere HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\nab", 404},
 	} {
 		start := time.Now()
-		addr := g.addr
+		addr := g.Addr
 		if rest, ok := strings.CutPrefix(tt.request, "admin:"); ok {
-			addr, tt.request = g.adminAddr, rest
+			addr, tt.request = g.AdminAddr, rest
 		}
 		r := rawTo(t, addr, tt.request, 1)[0]
 		if took := time.Since(start); r.Status != tt.status || took > 2*time.Second {
@@ -244,7 +244,7 @@ func TestBodyTimeout(t *testing.T) {
 	}
 
 	// 10 bytes, one every 100ms: never 300ms of silence.
-	c, err := net.Dial("tcp", g.addr)
+	c, err := net.Dial("tcp", g.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestDeletingAKeyEndsItsAnswers(t *testing.T) {
 	// bytes arrived so far and a channel that reports the end of the read.
 	download := func(name, key string) (*atomic.Int64, <-chan error) {
 		t.Helper()
-		hr, _ := http.NewRequest("GET", g.url("/slow/file"), nil)
+		hr, _ := http.NewRequest("GET", g.URL+"/slow/file", nil)
 		hr.Header.Set("X-API-Key", key)
 		resp, err := http.DefaultClient.Do(hr)
 		if err != nil {
@@ -361,22 +361,22 @@ func TestDeletingAKeyEndsItsAnswers(t *testing.T) {
 	id, key := g.key(t, "deleted mid-body", "slow:read")
 	got, done := download("deleted mid-body", key)
 	flowing("deleted mid-body", got, 10*chunk) // about a second in
-	if err := g.s.Keys().Delete(t.Context(), id, keys.Admin("e2e")); err != nil {
+	if err := g.Keys().Delete(t.Context(), id, keys.Admin("e2e")); err != nil {
 		t.Fatal(err)
 	}
 	ended("deleted mid-body", got, done, time.Now())
 
 	id, key = g.key(t, "deleted at once", "slow:read")
 	got, done = download("deleted at once", key)
-	if err := g.s.Keys().Delete(t.Context(), id, keys.Admin("e2e")); err != nil {
+	if err := g.Keys().Delete(t.Context(), id, keys.Admin("e2e")); err != nil {
 		t.Fatal(err)
 	}
 	ended("deleted at once", got, done, time.Now())
 
-	until := g.now().Add(time.Hour)
+	until := g.Clock.Now().Add(time.Hour)
 	_, key = g.keyUntil(t, "expired mid-body", &until, "slow:read")
 	got, done = download("expired mid-body", key)
 	flowing("expired mid-body", got, 10*chunk)
-	g.advance(2 * time.Hour)
+	g.Clock.Add(2 * time.Hour)
 	ended("expired mid-body", got, done, time.Now())
 }

@@ -70,7 +70,7 @@ func TestHeaderTricks(t *testing.T) {
 
 	// The identity headers are the gateway's, whatever the client sent.
 	g.one(t, get(k, "X-Gatehouse-Key-Id: admin", "X-Gatehouse-Key-Name: root", "X-Forwarded-Host: admin.internal", "X-Request-Id: <script>"))
-	r := g.up.take()
+	r := g.up.Take()
 	if len(r) != 1 {
 		t.Fatalf("the upstream received %d requests, want 1", len(r))
 	}
@@ -125,7 +125,7 @@ func TestSmuggling(t *testing.T) {
 	const last = "GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n"
 	for _, tt := range tests {
 		replies := g.raw(t, tt.request+last, 4)
-		reached := g.up.take()
+		reached := g.up.Take()
 		var statuses []int
 		for _, r := range replies {
 			statuses = append(statuses, r.Status)
@@ -171,7 +171,7 @@ func TestSlowHeaders(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
 	_, key := g.key(t, "reader", "assets:read")
-	c, err := net.Dial("tcp", g.addr)
+	c, err := net.Dial("tcp", g.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestSlowHeaders(t *testing.T) {
 			if took > 3*time.Second {
 				t.Errorf("cut off after %v, want about read_header_timeout (1s)", took)
 			}
-			if got := g.up.take(); len(got) != 0 {
+			if got := g.up.Take(); len(got) != 0 {
 				t.Errorf("the upstream received %d requests", len(got))
 			}
 			return

@@ -13,7 +13,7 @@ import (
 // after that, so the line is there once the answer has been read.
 func (g *gateway) accessLine(t *testing.T, id string) map[string]any {
 	t.Helper()
-	for _, line := range strings.Split(g.logs(), "\n") {
+	for _, line := range strings.Split(g.Log.String(), "\n") {
 		var f map[string]any
 		if json.Unmarshal([]byte(line), &f) == nil && f["msg"] == "request" && f["request_id"] == id {
 			return f
@@ -65,10 +65,10 @@ func TestLogRedactsPathKeys(t *testing.T) {
 	}
 	for i, tc := range cases {
 		id := fmt.Sprintf("path-%d", i)
-		before := len(g.logs())
+		before := len(g.Log.String())
 		got := g.one(t, req("GET", "/api/v2/assets/"+tc.enc, apiKey(reader), "X-Request-Id: "+id))
-		g.up.take()
-		logs := g.logs()[before:]
+		g.up.Take()
+		logs := g.Log.String()[before:]
 		for _, s := range []string{tc.enc, leaked[4:]} {
 			if strings.Contains(logs, s) {
 				t.Errorf("%s (answered %d): the log holds %.20s…", tc.name, got.Status, s)
@@ -96,10 +96,10 @@ func TestLogRedactsKeyAsRequestID(t *testing.T) {
 		{"129 characters", strings.Repeat("a", 129)},
 		{"a space", "abc def"},
 	} {
-		before := len(g.logs())
+		before := len(g.Log.String())
 		got := g.one(t, req("GET", "/api/v2/assets/1", apiKey(reader), "X-Request-Id: "+tc.id))
-		reached := g.up.take()
-		logs := g.logs()[before:]
+		reached := g.up.Take()
+		logs := g.Log.String()[before:]
 		echoed := got.Header.Get("X-Request-Id")
 		if got.Status != 200 || len(reached) != 1 {
 			t.Errorf("%s: %v, %d requests upstream; want 200 and 1", tc.name, got, len(reached))
@@ -123,13 +123,13 @@ func TestLogRedactsKeyAsRequestID(t *testing.T) {
 	if got := g.one(t, req("GET", "/api/v2/assets/1", apiKey(reader), "X-Request-Id: "+long)); got.Header.Get("X-Request-Id") != long {
 		t.Errorf("a 128-character ID came back as %q", got.Header.Get("X-Request-Id"))
 	}
-	if r := g.up.take(); len(r) != 1 || r[0].Header.Get("X-Request-Id") != long {
+	if r := g.up.Take(); len(r) != 1 || r[0].Header.Get("X-Request-Id") != long {
 		t.Errorf("a 128-character ID was not forwarded as it was")
 	}
 
 	// A good ID first cannot carry a key through in a second header.
 	got := g.one(t, req("GET", "/api/v2/assets/1", apiKey(reader), "X-Request-Id: good-1", "X-Request-Id: "+leaked))
-	reached := g.up.take()
+	reached := g.up.Take()
 	if got.Status != 200 || len(reached) != 1 {
 		t.Errorf("two X-Request-Id headers: %v, %d requests upstream; want 200 and 1", got, len(reached))
 	}
@@ -161,10 +161,10 @@ func TestLogRedactsKeyAsMethod(t *testing.T) {
 		{"lower-case", "get", "get"},
 	} {
 		id := fmt.Sprintf("method-%d", i)
-		before := len(g.logs())
+		before := len(g.Log.String())
 		got := g.one(t, req(tc.method, "/api/v2/assets/1", apiKey(reader), "X-Request-Id: "+id))
-		g.up.take()
-		logs := g.logs()[before:]
+		g.up.Take()
+		logs := g.Log.String()[before:]
 		if got.Status == 0 {
 			t.Errorf("%s: %v", tc.name, got)
 			continue

@@ -87,7 +87,7 @@ func TestManagementAPIAbuse(t *testing.T) {
 		if got.Status == 201 {
 			var k struct{ Key string }
 			json.Unmarshal([]byte(got.Body), &k)
-			g.rememberSecret(k.Key)
+			g.RememberSecret(k.Key)
 		}
 		if tt.status == 0 { // any 2xx or 4xx, as long as the gateway stands
 			if got.Status == 0 || got.Status >= 500 {
@@ -142,12 +142,12 @@ func TestManagementAPIAbuse(t *testing.T) {
 	// Lookups by name take names literally (no LIKE wildcards).
 	ctx := context.Background()
 	for name, want := range map[string]string{"a%": "a%", "a_": "a_", "%": "%", "_": "_", "A%": "a%"} {
-		k, err := g.s.Store().FindKeyByName(ctx, name)
+		k, err := g.Store().FindKeyByName(ctx, name)
 		if err != nil || k.Name != want {
 			t.Errorf("FindKeyByName(%q) = %v, %v; want the key named %q", name, k, err, want)
 		}
 	}
-	if _, err := g.s.Store().FindKeyByName(ctx, "a"); err == nil {
+	if _, err := g.Store().FindKeyByName(ctx, "a"); err == nil {
 		t.Error(`FindKeyByName("a") found a key; there is none named a`)
 	}
 
@@ -192,7 +192,7 @@ func TestManagementAPIAbuse(t *testing.T) {
 			t.Errorf("%s %.80s: %v, want %d", tt.method, tt.target, got, tt.status)
 		}
 	}
-	if got := g.up.take(); len(got) != 0 {
+	if got := g.up.Take(); len(got) != 0 {
 		t.Errorf("the upstream received %d requests from the management API tests", len(got))
 	}
 }
@@ -211,11 +211,11 @@ func TestManagementAPIKeyBound(t *testing.T) {
 			t.Errorf("create %s: %v, want 403 insufficient_scope", body, r)
 		}
 	}
-	r := g.do(t, "POST", "/api/v2/api-keys/"+rootID+"/reveal", limited, "", "")
+	r := do(t, "POST", g.URL+"/api/v2/api-keys/"+rootID+"/reveal", limited, "", "")
 	if r.Status != 403 || r.code() != "insufficient_scope" || strings.Contains(r.Body, root) {
 		t.Errorf("reveal the *:write key: %v, want 403 insufficient_scope", r)
 	}
-	if r := g.do(t, "DELETE", "/api/v2/api-keys/"+rootID, limited, "", ""); r.Status != 403 || r.code() != "insufficient_scope" {
+	if r := do(t, "DELETE", g.URL+"/api/v2/api-keys/"+rootID, limited, "", ""); r.Status != 403 || r.code() != "insufficient_scope" {
 		t.Errorf("delete the *:write key: %v, want 403 insufficient_scope", r)
 	}
 	if r := g.one(t, req("GET", "/api/v2/assets/1", apiKey(root))); r.Status != 200 {
@@ -226,10 +226,10 @@ func TestManagementAPIKeyBound(t *testing.T) {
 	if r.Status != 201 {
 		t.Fatalf("create assets:read: %v, want 201", r)
 	}
-	if r := g.do(t, "POST", "/api/v2/api-keys/"+childID+"/reveal", limited, "", ""); r.Status != 200 {
+	if r := do(t, "POST", g.URL+"/api/v2/api-keys/"+childID+"/reveal", limited, "", ""); r.Status != 200 {
 		t.Errorf("reveal the assets:read key: %v, want 200", r)
 	}
-	if r := g.do(t, "DELETE", "/api/v2/api-keys/"+childID, limited, "", ""); r.Status != 204 {
+	if r := do(t, "DELETE", g.URL+"/api/v2/api-keys/"+childID, limited, "", ""); r.Status != 204 {
 		t.Errorf("delete the assets:read key: %v, want 204", r)
 	}
 }
@@ -243,7 +243,7 @@ func TestManyKeysPaged(t *testing.T) {
 	ctx := context.Background()
 	const n = 10000
 	for i := range n {
-		if _, _, err := g.s.Keys().Create(ctx, keys.CreateRequest{Name: fmt.Sprintf("bulk-%05d", i)}, keys.Admin("e2e")); err != nil {
+		if _, _, err := g.Keys().Create(ctx, keys.CreateRequest{Name: fmt.Sprintf("bulk-%05d", i)}, keys.Admin("e2e")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -258,7 +258,7 @@ func TestManyKeysPaged(t *testing.T) {
 		}
 		ids[k.ID] = true
 	}
-	r, err := http.NewRequest("GET", g.url("/api/v2/api-keys?size=1000&offset=9500"), nil)
+	r, err := http.NewRequest("GET", g.URL+"/api/v2/api-keys?size=1000&offset=9500", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func runCases(t *testing.T, g *gateway, cases []dataCase) {
 	upHost := strings.TrimPrefix(g.up.URL, "http://")
 	for _, tc := range cases {
 		got := g.one(t, tc.request)
-		reached := g.up.take()
+		reached := g.up.Take()
 		if got.Status != tc.status {
 			t.Errorf("%s: got %v, want %d", tc.name, got, tc.status)
 		}
@@ -162,13 +162,13 @@ func TestScopeBoundary(t *testing.T) {
 	filesID, files := g.key(t, "files", "files:read")
 	admin := ""
 	_, admin = g.key(t, "admin", "api-keys:write")
-	until := g.now().Add(time.Hour)
+	until := g.Clock.Now().Add(time.Hour)
 	_, soon := g.keyUntil(t, "soon", &until, "assets:read")
-	g.advance(2 * time.Hour)
+	g.Clock.Add(2 * time.Hour)
 	// The index counts a clock jump as time without a sync, and refuses
 	// with 503 until its next poll: wait for that.
-	g.waitStatus(t, req("GET", "/api/v2/assets/1", apiKey(reader)), 200)
-	g.up.take()
+	waitStatus(t, g.URL+"/api/v2/assets/1", reader, 200, 5*time.Second)
+	g.up.Take()
 
 	with := func(key string) string { return apiKey(key) }
 	runCases(t, g, []dataCase{
@@ -217,7 +217,7 @@ func TestPathProperty(t *testing.T) {
 		}
 		target := b.String()
 		got := g.one(t, req("GET", target, apiKey(key)))
-		reached := g.up.take()
+		reached := g.up.Take()
 		if got.Status == 0 || got.Status >= 500 {
 			t.Errorf("case %d %q: %v", i, target, got)
 		}

@@ -71,7 +71,7 @@ func button(label string) string {
 
 func dataPlane(t *testing.T, g *gateway, key string) int {
 	t.Helper()
-	req, _ := http.NewRequest("GET", g.DataURL+"/api/v2/assets/158", nil)
+	req, _ := http.NewRequest("GET", g.URL+"/api/v2/assets/158", nil)
 	req.Header.Set("X-API-Key", key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -181,7 +181,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	logIn := chromedp.Steps(
-		chromedp.Navigate(g.URL+"/login"),
+		chromedp.Navigate(g.AdminURL+"/login"),
 		chromedp.WaitVisible(`//label[normalize-space()="Username"]`),
 		chromedp.SendKeys("#username", "admin"),
 		chromedp.SendKeys("#password", adminPassword),
@@ -204,13 +204,13 @@ func TestBrowser(t *testing.T) {
 		if _, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
 			Permission: &browser.PermissionDescriptor{Name: perm, AllowWithoutSanitization: true},
 			Setting:    browser.PermissionSettingGranted,
-			Origin:     g.URL,
+			Origin:     g.AdminURL,
 		}); err != nil {
 			t.Fatalf("grant %s: %v", perm, err)
 		}
 	}
 	do("copy the key",
-		chromedp.Navigate(g.URL+"/settings/api-keys"),
+		chromedp.Navigate(g.AdminURL+"/settings/api-keys"),
 		chromedp.Click(row("BMS integration", "button", "Copy key")),
 		chromedp.WaitVisible(`//p[@id="copy-status" and normalize-space()="Copied"]`),
 	)
@@ -273,7 +273,7 @@ func TestBrowser(t *testing.T) {
 	shot("key-details.png")
 
 	do("delete with confirmation",
-		chromedp.Navigate(g.URL+"/settings/api-keys"),
+		chromedp.Navigate(g.AdminURL+"/settings/api-keys"),
 		chromedp.Click(row("BMS integration", "button", "Delete")),
 		chromedp.WaitVisible(button("Delete key")),
 		chromedp.Click(button("Delete key")),
@@ -288,7 +288,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("form error = %q, want it to say the name already exists", msg)
 	}
 	do("fill a fresh form for the screenshot",
-		chromedp.Navigate(g.URL+"/settings/api-keys"),
+		chromedp.Navigate(g.AdminURL+"/settings/api-keys"),
 		chromedp.Click(button("+ API Key")),
 		chromedp.WaitVisible("#name"),
 		chromedp.SendKeys("#name", "Weather station"),
@@ -300,7 +300,7 @@ func TestBrowser(t *testing.T) {
 	// At a phone's width the list fits the screen: no sideways scrolling.
 	do("phone width",
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
-		chromedp.Navigate(g.URL+"/settings/api-keys"),
+		chromedp.Navigate(g.AdminURL+"/settings/api-keys"),
 		chromedp.WaitVisible(row("Visitor kiosk", "button", "Copy key")),
 	)
 	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[int]("document.documentElement.scrollWidth - window.innerWidth"))

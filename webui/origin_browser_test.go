@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +13,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"gatehouse/config"
+	"gatehouse/gatehousetest"
+	"gatehouse/gatehousetest/gatewaytest"
 )
 
 // hostilePage is what an upstream behind a public route serves: it tries,
@@ -67,31 +67,23 @@ func TestUpstreamPageCannotUseTheSession(t *testing.T) {
 	var (
 		mu       sync.Mutex
 		adminURL string
-		cookies  []string // the Cookie headers the upstream received
 	)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	up := gatehousetest.NewUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
-		cookies = append(cookies, r.Header.Values("Cookie")...)
 		admin := adminURL
 		mu.Unlock()
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		io.WriteString(w, fmt.Sprintf(hostilePage, admin))
-	}))
-	t.Cleanup(up.Close)
-	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.Storage = "sqlite:" + filepath.Join(dir, "g.db")
-	cfg.SecretKeyFile = filepath.Join(dir, "secret.key")
-	cfg.Routes = []config.Route{
-		{Name: "assets", Path: "/api/v2/assets", Upstream: up.URL + "/v2/assets", Scope: "assets"},
-		{Name: "apps", Path: "/apps-public", Upstream: up.URL + "/apps-public", Public: true},
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	g := openNode(t, cfg, &clock{t: time.Now()})
+	})
+	cfg := gatewaytest.Config(t, up.URL, func(c *config.Config) {
+		c.Routes = []config.Route{
+			{Name: "assets", Path: "/api/v2/assets", Upstream: up.URL + "/v2/assets", Scope: "assets"},
+			{Name: "apps", Path: "/apps-public", Upstream: up.URL + "/apps-public", Public: true},
+		}
+	})
+	g := gatewaytest.MustStart(t, cfg, gatewaytest.Options{Clock: gatehousetest.NewClock(time.Now())})
 	mu.Lock()
-	adminURL = g.URL
+	adminURL = g.AdminURL
 	mu.Unlock()
 
 	ctx := mustBrowser(t)
@@ -104,7 +96,7 @@ func TestUpstreamPageCannotUseTheSession(t *testing.T) {
 		}
 	}
 	run("log in",
-		chromedp.Navigate(g.URL+"/login"),
+		chromedp.Navigate(g.AdminURL+"/login"),
 		chromedp.WaitVisible("#username"),
 		chromedp.SendKeys("#username", "admin"),
 		chromedp.SendKeys("#password", adminPassword),
@@ -112,7 +104,7 @@ func TestUpstreamPageCannotUseTheSession(t *testing.T) {
 		chromedp.WaitVisible(`//a[normalize-space()="API Keys"]`),
 	)
 	run("open the upstream's page",
-		chromedp.Navigate(g.DataURL+"/apps-public/hostile.html"),
+		chromedp.Navigate(g.URL+"/apps-public/hostile.html"),
 		chromedp.WaitVisible("#out.done"),
 	)
 	got, err := chromedp.Run(ctx, chromedp.Text("#out"))
@@ -140,11 +132,11 @@ func TestUpstreamPageCannotUseTheSession(t *testing.T) {
 	if _, n, err := g.Keys().List(context.Background(), 0, 10); err != nil || n != 0 {
 		t.Errorf("%d keys after the upstream's page ran (err %v), want 0", n, err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, c := range cookies {
-		if strings.Contains(c, "gatehouse_session") {
-			t.Errorf("the upstream received the Settings session cookie: Cookie: %.60s…", c)
+	for _, r := range up.Requests() {
+		for _, c := range r.Header.Values("Cookie") {
+			if strings.Contains(c, "gatehouse_session") {
+				t.Errorf("the upstream received the Settings session cookie: Cookie: %.60s…", c)
+			}
 		}
 	}
 }

@@ -17,20 +17,20 @@ func TestLogin(t *testing.T) {
 	t.Parallel()
 	g := mustGateway(t)
 	c := newClient(t)
-	if resp, _ := send(t, c, "GET", g.URL+"/settings/api-keys", nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+	if resp, _ := send(t, c, "GET", g.AdminURL+"/settings/api-keys", nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
 		t.Errorf("settings without a session = %d to %q, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	for name, form := range map[string]url.Values{
 		"wrong password": {"username": {"admin"}, "password": {"not the password"}},
 		"unknown user":   {"username": {"mallory"}, "password": {adminPassword}},
 	} {
-		resp, body := send(t, newClient(t), "POST", g.URL+"/login", form)
+		resp, body := send(t, newClient(t), "POST", g.AdminURL+"/login", form)
 		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "not right") || strings.Contains(body, adminPassword) {
 			t.Errorf("%s: %d, want 401 with a message and no password echoed", name, resp.StatusCode)
 		}
 	}
 	login(t, g, c)
-	resp, _ := send(t, c, "GET", g.URL+"/settings/api-keys", nil)
+	resp, _ := send(t, c, "GET", g.AdminURL+"/settings/api-keys", nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("settings after login = %d, want 200", resp.StatusCode)
 	}
@@ -42,7 +42,7 @@ func TestLogin(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
 		t.Errorf("Content-Security-Policy = %q, want scripts from self only", csp)
 	}
-	u, _ := url.Parse(g.URL)
+	u, _ := url.Parse(g.AdminURL)
 	for _, ck := range c.Jar.Cookies(u) {
 		if ck.Name == "gatehouse_session" && ck.Value == "" {
 			t.Error("empty session cookie")
@@ -53,7 +53,7 @@ func TestLogin(t *testing.T) {
 func TestSessionCookieFlags(t *testing.T) {
 	t.Parallel()
 	g := mustGateway(t)
-	resp, _ := send(t, newClient(t), "POST", g.URL+"/login", url.Values{"username": {"admin"}, "password": {adminPassword}})
+	resp, _ := send(t, newClient(t), "POST", g.AdminURL+"/login", url.Values{"username": {"admin"}, "password": {adminPassword}})
 	sc := resp.Header.Get("Set-Cookie")
 	for _, want := range []string{"gatehouse_session=", "HttpOnly", "SameSite=Strict", "Path=/"} {
 		if !strings.Contains(sc, want) {
@@ -67,17 +67,17 @@ func TestLoginThrottled(t *testing.T) {
 	g := mustGateway(t)
 	c := newClient(t)
 	for i := range 5 {
-		if resp, _ := send(t, c, "POST", g.URL+"/login", url.Values{"username": {"admin"}, "password": {"guess"}}); resp.StatusCode != 401 {
+		if resp, _ := send(t, c, "POST", g.AdminURL+"/login", url.Values{"username": {"admin"}, "password": {"guess"}}); resp.StatusCode != 401 {
 			t.Fatalf("failure %d = %d, want 401", i+1, resp.StatusCode)
 		}
 	}
 	// Even the right password waits now.
-	resp, body := send(t, c, "POST", g.URL+"/login", url.Values{"username": {"admin"}, "password": {adminPassword}})
+	resp, body := send(t, c, "POST", g.AdminURL+"/login", url.Values{"username": {"admin"}, "password": {adminPassword}})
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "Too many") {
 		t.Fatalf("after 5 failures = %d (Retry-After %q), want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	g.Clock.Add(2 * time.Second)
-	if resp, _ := send(t, c, "POST", g.URL+"/login", url.Values{"username": {"admin"}, "password": {adminPassword}}); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := send(t, c, "POST", g.AdminURL+"/login", url.Values{"username": {"admin"}, "password": {adminPassword}}); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("after waiting = %d, want 303 (logged in)", resp.StatusCode)
 	}
 }
@@ -88,10 +88,10 @@ func TestLoginThrottled(t *testing.T) {
 func TestLoginThrottledAcrossNodes(t *testing.T) {
 	t.Parallel()
 	a := mustGateway(t)
-	b := openNode(t, a.cfg, a.Clock)
+	b := a.MustStartNode(t)
 	try := func(g *gateway, user, pw string) int {
 		t.Helper()
-		resp, _ := send(t, newClient(t), "POST", g.URL+"/login", url.Values{"username": {user}, "password": {pw}})
+		resp, _ := send(t, newClient(t), "POST", g.AdminURL+"/login", url.Values{"username": {user}, "password": {pw}})
 		return resp.StatusCode
 	}
 	for i := range 5 {
@@ -103,7 +103,7 @@ func TestLoginThrottledAcrossNodes(t *testing.T) {
 			t.Fatalf("failure %d = %d, want 401", i+1, got)
 		}
 	}
-	for name, g := range map[string]*gateway{"A": a, "B": b, "restarted": openNode(t, a.cfg, a.Clock)} {
+	for name, g := range map[string]*gateway{"A": a, "B": b, "restarted": a.MustStartNode(t)} {
 		if got := try(g, "admin", adminPassword); got != http.StatusTooManyRequests {
 			t.Errorf("right password on node %s after 5 failures = %d, want 429", name, got)
 		}
@@ -135,20 +135,20 @@ func TestSessionExpiresAndLogout(t *testing.T) {
 	c := newClient(t)
 	login(t, g, c)
 	g.Clock.Add(13 * time.Hour)
-	if resp, _ := send(t, c, "GET", g.URL+"/settings/api-keys", nil); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := send(t, c, "GET", g.AdminURL+"/settings/api-keys", nil); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("after 13 h = %d, want 303 to /login (session expired)", resp.StatusCode)
 	}
 
 	c = newClient(t)
 	csrf := login(t, g, c)
-	u, _ := url.Parse(g.URL)
+	u, _ := url.Parse(g.AdminURL)
 	stolen := c.Jar.Cookies(u)
-	if resp, _ := send(t, c, "POST", g.URL+"/logout", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := send(t, c, "POST", g.AdminURL+"/logout", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("logout = %d, want 303", resp.StatusCode)
 	}
 	replay := newClient(t)
 	replay.Jar.SetCookies(u, stolen)
-	if resp, _ := send(t, replay, "GET", g.URL+"/settings/api-keys", nil); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := send(t, replay, "GET", g.AdminURL+"/settings/api-keys", nil); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("old cookie after logout = %d, want 303 to /login", resp.StatusCode)
 	}
 }
@@ -159,14 +159,14 @@ func TestSessionExpiresAndLogout(t *testing.T) {
 func TestLogoutEndsSessionsEverywhere(t *testing.T) {
 	t.Parallel()
 	a := mustGateway(t)
-	b := openNode(t, a.cfg, a.Clock)
+	b := a.MustStartNode(t)
 	page := func(g *gateway, cookie string) int {
 		t.Helper()
-		resp, _ := send(t, newClient(t), "GET", g.URL+"/settings/api-keys", nil, "Cookie", cookie)
+		resp, _ := send(t, newClient(t), "GET", g.AdminURL+"/settings/api-keys", nil, "Cookie", cookie)
 		return resp.StatusCode
 	}
 	cookieOf := func(c *http.Client) string {
-		u, _ := url.Parse(a.URL)
+		u, _ := url.Parse(a.AdminURL)
 		for _, ck := range c.Jar.Cookies(u) {
 			if ck.Name == "gatehouse_session" {
 				return ck.Name + "=" + ck.Value
@@ -182,7 +182,7 @@ func TestLogoutEndsSessionsEverywhere(t *testing.T) {
 	if got := page(b, stolen); got != http.StatusOK {
 		t.Fatalf("session of node A on node B = %d, want 200 (one cluster)", got)
 	}
-	if resp, _ := send(t, c, "POST", a.URL+"/logout", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := send(t, c, "POST", a.AdminURL+"/logout", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("logout = %d, want 303", resp.StatusCode)
 	}
 	for name, g := range map[string]*gateway{"A": a, "B": b} {
@@ -190,7 +190,7 @@ func TestLogoutEndsSessionsEverywhere(t *testing.T) {
 			t.Errorf("logged-out cookie on node %s = %d, want 303 to /login", name, got)
 		}
 	}
-	restarted := openNode(t, a.cfg, a.Clock)
+	restarted := a.MustStartNode(t)
 	if got := page(restarted, stolen); got != http.StatusSeeOther {
 		t.Errorf("logged-out cookie on a restarted node = %d, want 303 to /login", got)
 	}
@@ -216,7 +216,7 @@ func TestLogoutEndsSessionsEverywhere(t *testing.T) {
 
 	// Deleting the user ends their sessions too.
 	c = newClient(t)
-	resp, body := send(t, c, "POST", a.URL+"/login", url.Values{"username": {"admin"}, "password": {"another long password"}})
+	resp, body := send(t, c, "POST", a.AdminURL+"/login", url.Values{"username": {"admin"}, "password": {"another long password"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login with the new password = %d %s, want 303", resp.StatusCode, body)
 	}
@@ -237,21 +237,21 @@ func TestCSRF(t *testing.T) {
 	g := mustGateway(t)
 	c := newClient(t)
 	csrf := login(t, g, c)
-	if resp, _ := send(t, c, "POST", g.URL+"/settings/api-keys", url.Values{"name": {"no token"}}); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := send(t, c, "POST", g.AdminURL+"/settings/api-keys", url.Values{"name": {"no token"}}); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("form without CSRF token = %d, want 403", resp.StatusCode)
 	}
-	if resp, _ := send(t, c, "POST", g.URL+"/settings/api-keys", url.Values{"name": {"bad token"}, "csrf": {csrf + "x"}}); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := send(t, c, "POST", g.AdminURL+"/settings/api-keys", url.Values{"name": {"bad token"}, "csrf": {csrf + "x"}}); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("form with a wrong CSRF token = %d, want 403", resp.StatusCode)
 	}
 	// The management API with a session: CSRF header required for changes.
-	resp, body := send(t, c, "POST", g.URL+"/api/v2/api-keys", nil, "Content-Type", "application/json")
+	resp, body := send(t, c, "POST", g.AdminURL+"/api/v2/api-keys", nil, "Content-Type", "application/json")
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("management API POST with a session and no X-CSRF-Token = %d %s, want 403", resp.StatusCode, body)
 	}
 	if _, n, _ := g.Keys().List(context.Background(), 0, 10); n != 0 {
 		t.Fatalf("%d keys after refused requests, want 0", n)
 	}
-	req, _ := http.NewRequest("POST", g.URL+"/api/v2/api-keys", strings.NewReader(`{"name":"via session"}`))
+	req, _ := http.NewRequest("POST", g.AdminURL+"/api/v2/api-keys", strings.NewReader(`{"name":"via session"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-CSRF-Token", csrf)
 	r2, err := c.Do(req)
@@ -262,7 +262,7 @@ func TestCSRF(t *testing.T) {
 	if r2.StatusCode != http.StatusCreated {
 		t.Errorf("management API POST with session and token = %d, want 201", r2.StatusCode)
 	}
-	if resp, _ := send(t, c, "GET", g.URL+"/api/v2/api-keys", nil); resp.StatusCode != 200 {
+	if resp, _ := send(t, c, "GET", g.AdminURL+"/api/v2/api-keys", nil); resp.StatusCode != 200 {
 		t.Errorf("management API GET with a session = %d, want 200", resp.StatusCode)
 	}
 }
@@ -276,10 +276,10 @@ func TestDataPlaneRefusesSessions(t *testing.T) {
 	g := mustGateway(t)
 	c := newClient(t)
 	csrf := login(t, g, c)
-	if resp, body := send(t, c, "GET", g.DataURL+"/api/v2/api-keys", nil); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, `"missing_key"`) {
+	if resp, body := send(t, c, "GET", g.URL+"/api/v2/api-keys", nil); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, `"missing_key"`) {
 		t.Errorf("data plane GET /api/v2/api-keys with a session = %d %s, want 401 missing_key", resp.StatusCode, body)
 	}
-	req, _ := http.NewRequest("POST", g.DataURL+"/api/v2/api-keys", strings.NewReader(`{"name":"via data plane","scopes":["*:write"]}`))
+	req, _ := http.NewRequest("POST", g.URL+"/api/v2/api-keys", strings.NewReader(`{"name":"via data plane","scopes":["*:write"]}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-CSRF-Token", csrf)
 	resp, err := c.Do(req)
@@ -294,7 +294,7 @@ func TestDataPlaneRefusesSessions(t *testing.T) {
 		t.Errorf("%d keys after a session call on the data plane, want 0", n)
 	}
 	for _, p := range []string{"/settings/api-keys", "/login", "/metrics"} {
-		if resp, _ := send(t, c, "GET", g.DataURL+p, nil); resp.StatusCode != http.StatusNotFound {
+		if resp, _ := send(t, c, "GET", g.URL+p, nil); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("data plane GET %s = %d, want 404", p, resp.StatusCode)
 		}
 	}
@@ -305,7 +305,7 @@ func TestCreateFormErrors(t *testing.T) {
 	g := mustGateway(t)
 	c := newClient(t)
 	csrf := login(t, g, c)
-	if resp, body := send(t, c, "POST", g.URL+"/settings/api-keys", url.Values{"name": {"Taken"}, "csrf": {csrf}}); resp.StatusCode != http.StatusCreated || !strings.Contains(body, "gth_") {
+	if resp, body := send(t, c, "POST", g.AdminURL+"/settings/api-keys", url.Values{"name": {"Taken"}, "csrf": {csrf}}); resp.StatusCode != http.StatusCreated || !strings.Contains(body, "gth_") {
 		t.Fatalf("create = %d, want 201 showing the key once", resp.StatusCode)
 	}
 	yesterday := g.Clock.Now().Add(-24 * time.Hour).Format(time.DateOnly)
@@ -322,7 +322,7 @@ func TestCreateFormErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		tt.form.Set("csrf", csrf)
-		resp, body := send(t, c, "POST", g.URL+"/settings/api-keys", tt.form)
+		resp, body := send(t, c, "POST", g.AdminURL+"/settings/api-keys", tt.form)
 		if resp.StatusCode != tt.status || !strings.Contains(body, tt.want) || !strings.Contains(body, "data-autoopen") {
 			t.Errorf("%s: %d, want %d with %q in the reopened form", tt.name, resp.StatusCode, tt.status, tt.want)
 		}
@@ -330,7 +330,7 @@ func TestCreateFormErrors(t *testing.T) {
 	if _, n, _ := g.Keys().List(context.Background(), 0, 10); n != 1 {
 		t.Errorf("%d keys, want only the first", n)
 	}
-	resp, body := send(t, c, "POST", g.URL+"/settings/api-keys", url.Values{"name": {"mixed"}, "scope:assets": {"write"}, "scope:data": {"none"}, "csrf": {csrf}})
+	resp, body := send(t, c, "POST", g.AdminURL+"/settings/api-keys", url.Values{"name": {"mixed"}, "scope:assets": {"write"}, "scope:data": {"none"}, "csrf": {csrf}})
 	if resp.StatusCode != http.StatusCreated || !strings.Contains(body, "assets:write") {
 		t.Errorf("create with mixed access = %d, want 201 listing assets:write", resp.StatusCode)
 	}
@@ -348,7 +348,7 @@ func TestRenew(t *testing.T) {
 	g.Clock.Add(48 * time.Hour)
 	c := newClient(t)
 	csrf := login(t, g, c)
-	renewURL := g.URL + "/settings/api-keys/" + k.ID + "/renew"
+	renewURL := g.AdminURL + "/settings/api-keys/" + k.ID + "/renew"
 	yesterday := g.Clock.Now().Add(-24 * time.Hour).Format(time.DateOnly)
 	tests := []struct {
 		name   string
@@ -385,7 +385,7 @@ func TestRenew(t *testing.T) {
 	if got, _ := g.Keys().Get(ctx, k.ID); got.ValidUntil != nil {
 		t.Errorf("after renewal without expiry: validUntil = %v, want none", got.ValidUntil)
 	}
-	if resp, _ := send(t, c, "POST", g.URL+"/settings/api-keys/key_missing/renew", url.Values{"csrf": {csrf}, "noExpiry": {"1"}}); resp.StatusCode != http.StatusNotFound {
+	if resp, _ := send(t, c, "POST", g.AdminURL+"/settings/api-keys/key_missing/renew", url.Values{"csrf": {csrf}, "noExpiry": {"1"}}); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("renew of a missing key = %d, want 404", resp.StatusCode)
 	}
 }
@@ -399,7 +399,7 @@ func TestDetailsPage(t *testing.T) {
 	}
 	c := newClient(t)
 	login(t, g, c)
-	resp, body := send(t, c, "GET", g.URL+"/settings/api-keys/"+k.ID, nil)
+	resp, body := send(t, c, "GET", g.AdminURL+"/settings/api-keys/"+k.ID, nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("details = %d, want 200", resp.StatusCode)
 	}
@@ -414,7 +414,7 @@ func TestDetailsPage(t *testing.T) {
 	if strings.Contains(body, secret.Reveal()) {
 		t.Error("details page shows the plain key")
 	}
-	if resp, _ := send(t, c, "GET", g.URL+"/settings/api-keys/key_missing", nil); resp.StatusCode != http.StatusNotFound {
+	if resp, _ := send(t, c, "GET", g.AdminURL+"/settings/api-keys/key_missing", nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("details of a missing key = %d, want 404", resp.StatusCode)
 	}
 }
