@@ -49,6 +49,13 @@ func startGateway(t *testing.T, change func(*config.Config)) *gateway {
 	}
 }
 
+// nextNode runs another node of g's cluster: the same config (store and
+// master key), clock and upstream.
+func (g *gateway) nextNode(t *testing.T) *gateway {
+	t.Helper()
+	return &gateway{Gateway: g.MustStartNode(t), up: g.up, dir: g.dir}
+}
+
 // key creates a key through the key service and returns its id and plain
 // key.
 func (g *gateway) key(t *testing.T, name string, scopes ...string) (id, plain string) {

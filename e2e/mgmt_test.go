@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"gatehouse"
 	"gatehouse/keys"
 )
 
@@ -322,4 +323,37 @@ func mustJSON(v any) string {
 		panic(err)
 	}
 	return string(b)
+}
+
+func TestDeleteSeenByTheVeryNextRequest(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	_, admin := g.key(t, "admin", "api-keys:write", "*:write")
+	id, data := g.key(t, "data", "assets:read")
+
+	if r := do(t, "GET", g.URL+"/api/v2/assets/158", data, "", ""); r.Status != 200 {
+		t.Fatalf("GET with key = %d %s, want 200", r.Status, r.Body)
+	}
+	if r := do(t, "DELETE", g.URL+"/api/v2/api-keys/"+id, admin, "", ""); r.Status != 204 {
+		t.Fatalf("DELETE key = %d %s, want 204", r.Status, r.Body)
+	}
+	if r := do(t, "GET", g.URL+"/api/v2/assets/158", data, "", ""); r.Status != 401 || r.code() != gatehouse.EInvalidKey {
+		t.Fatalf("GET after delete = %d %s, want 401 invalid_key", r.Status, r.Body)
+	}
+}
+
+func TestManagementAPINeverProxied(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	_, data := g.key(t, "platform-writer", "*:write", "platform:write")
+	for _, p := range []string{"/api/v2/api-keys", "/api/v2/api-keys/", "/API/V2/API-KEYS", "/api/v2/Api-Keys/x", "/api/v2/api-keys/x/reveal", "/api/v2/api-keys%2Fx", "/api/v2/./api-keys", "/api/v2//api-keys"} {
+		for _, m := range []string{"GET", "POST", "DELETE"} {
+			if r := do(t, m, g.URL+p, data, "application/json", `{"name":"x"}`); r.Status < 400 {
+				t.Errorf("%s %s with a data key = %d %s, want a refusal", m, p, r.Status, r.Body)
+			}
+		}
+	}
+	if hits := g.up.Requests(); len(hits) != 0 {
+		t.Errorf("upstream received %v, want nothing", hits)
+	}
 }

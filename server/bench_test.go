@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -10,6 +11,9 @@ import (
 	"os"
 	"testing"
 
+	"gatehouse/config"
+	"gatehouse/gatehousetest"
+	"gatehouse/gatehousetest/gatewaytest"
 	"gatehouse/keys"
 	"gatehouse/proxy"
 	"gatehouse/server"
@@ -19,12 +23,8 @@ import (
 // the whole gateway (access log, metrics, path check, route, key check,
 // scope, rate limit, usage, revocation watch) before the same upstream.
 func BenchmarkGateway(b *testing.B) {
-	up := newUpstream(b)
-	cfg := testConfig(b, "", up)
-	cfg.RateLimit = "1000000000/s"
-	if err := cfg.Validate(); err != nil {
-		b.Fatal(err)
-	}
+	up := gatehousetest.NewUpstream(b, nil)
+	cfg := gatewaytest.Config(b, up.URL, func(c *config.Config) { c.RateLimit = "1000000000/s" })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s, err := server.Open(ctx, cfg, server.Options{})
@@ -61,19 +61,17 @@ func BenchmarkLimiter(b *testing.B) {
 	if redisURL == "" {
 		b.Skip("set GATEHOUSE_TEST_REDIS=redis://127.0.0.1:6379/0 to compare the limiters")
 	}
-	up := newUpstream(b)
+	up := gatehousetest.NewUpstream(b, nil)
 	for _, name := range []string{"local", "redis"} {
 		b.Run(name, func(b *testing.B) {
-			cfg := testConfig(b, "", up)
-			cfg.RateLimit = "1000000000/s"
-			if name == "redis" {
-				cfg.Redis = redisURL
-			}
-			if err := cfg.Validate(); err != nil {
-				b.Fatal(err)
-			}
-			g := mustOpenGateway(b, cfg)
-			_, secret := g.mustCreate(b, "bench", "assets:read")
+			cfg := gatewaytest.Config(b, up.URL, func(c *config.Config) {
+				c.RateLimit = "1000000000/s"
+				if name == "redis" {
+					c.Redis = redisURL
+				}
+			})
+			g := gatewaytest.MustStart(b, cfg, gatewaytest.Options{Logger: slog.New(slog.DiscardHandler)})
+			_, secret := g.MustCreateKey(b, keys.CreateRequest{Name: "bench", Scopes: []string{"assets:read"}})
 			b.ResetTimer()
 			hammer(b, g.URL+"/api/v2/assets/158", secret)
 		})

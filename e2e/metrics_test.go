@@ -1,4 +1,4 @@
-package server_test
+package e2e_test
 
 import (
 	"os"
@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"gatehouse/config"
 )
 
 // metricName finds the metrics that the gateway's code defines.
@@ -35,21 +37,21 @@ func TestEveryMetricIsServed(t *testing.T) {
 	if len(defined) < 5 {
 		t.Fatalf("found only %d metric definitions in the code: %v", len(defined), defined)
 	}
-	up := newUpstream(t)
-	cfg := testConfig(t, "", up)
 	redisURL := os.Getenv("GATEHOUSE_TEST_REDIS")
-	if redisURL != "" {
-		cfg.Redis = redisURL
+	g := startGateway(t, func(c *config.Config) {
+		if redisURL != "" {
+			c.Redis = redisURL
+		}
+	})
+	_, key := g.key(t, "metrics", "assets:read")
+	if r := do(t, "GET", g.URL+"/api/v2/assets/158", key, "", ""); r.Status != 200 {
+		t.Fatalf("GET with a key = %d %s, want 200", r.Status, r.Body)
 	}
-	g := mustOpenGateway(t, cfg)
-	_, key := g.mustCreate(t, "metrics", "assets:read")
-	if resp, body := do(t, "GET", g.URL+"/api/v2/assets/158", key, ""); resp.StatusCode != 200 {
-		t.Fatalf("GET with a key = %d %s, want 200", resp.StatusCode, body)
+	r := do(t, "GET", g.AdminURL+"/metrics", "", "", "")
+	if r.Status != 200 {
+		t.Fatalf("/metrics = %d, want 200", r.Status)
 	}
-	resp, served := do(t, "GET", g.AdminURL+"/metrics", "", "")
-	if resp.StatusCode != 200 {
-		t.Fatalf("/metrics = %d, want 200", resp.StatusCode)
-	}
+	served := r.Body
 	for name, file := range defined {
 		if redisURL == "" && strings.HasPrefix(name, "gatehouse_ratelimit_redis_") {
 			t.Logf("%s (%s) is served only with Redis: set GATEHOUSE_TEST_REDIS to check it", name, file)

@@ -1,10 +1,8 @@
-package server_test
+package e2e_test
 
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"gatehouse/config"
+	"gatehouse/gatehousetest"
 	"gatehouse/keys"
 )
 
@@ -19,31 +18,11 @@ import (
 // real upstream, deletes the key, and expects the socket closed within 1 s.
 func TestWebsocketClosedOnDelete(t *testing.T) {
 	t.Parallel()
-	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			c.Write(r.Context(), typ, msg)
-		}
-	}))
-	defer echo.Close()
-	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.Storage = "sqlite:" + filepath.Join(dir, "g.db")
-	cfg.SecretKeyFile = filepath.Join(dir, "secret.key")
-	cfg.Routes = []config.Route{{Name: "data-listener", Path: "/api/v2/data-listener", Upstream: echo.URL + "/v2/data-listener", Scope: "data"}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	g := mustOpenGateway(t, cfg)
-	k, secret := g.mustCreate(t, "listener", "data:read")
+	echo := gatehousetest.NewUpstream(t, gatehousetest.WebSocketEcho)
+	g := startGateway(t, func(c *config.Config) {
+		c.Routes = []config.Route{{Name: "data-listener", Path: "/api/v2/data-listener", Upstream: echo.URL + "/v2/data-listener", Scope: "data"}}
+	})
+	id, secret := g.key(t, "listener", "data:read")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -58,7 +37,7 @@ func TestWebsocketClosedOnDelete(t *testing.T) {
 	if _, msg, err := c.Read(ctx); err != nil || string(msg) != "ping" {
 		t.Fatalf("echo = %q, %v; want ping", msg, err)
 	}
-	if err := g.Keys().Delete(ctx, k.ID, keys.Admin("test")); err != nil {
+	if err := g.Keys().Delete(ctx, id, keys.Admin("test")); err != nil {
 		t.Fatal(err)
 	}
 	deleted := time.Now()

@@ -1,7 +1,6 @@
-package server_test
+package e2e_test
 
 import (
-	"context"
 	"io"
 	"net"
 	"net/url"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"gatehouse"
+	"gatehouse/config"
+	"gatehouse/gatehousetest"
 	"gatehouse/keys"
 )
 
@@ -76,51 +77,41 @@ func (c *cutter) setCut(cut bool) {
 // and everything recovers by itself when the database is back.
 func TestClusterStoreOutage(t *testing.T) {
 	t.Parallel()
-	storage := mustPostgresSchema(t)
+	storage := gatehousetest.MustPostgresSchema(t)
 	u, _ := url.Parse(storage)
 	cut := newCutter(t, u.Host)
 	u.Host = cut.ln.Addr().String()
 	q := u.Query()
 	q.Set("connect_timeout", "1")
 	u.RawQuery = q.Encode()
-	up := newUpstream(t)
-	g := mustOpenGateway(t, testConfig(t, u.String(), up))
-	_, admin := g.mustCreate(t, "admin", "api-keys:write", "*:write")
-	_, data := g.mustCreate(t, "data", "assets:read")
+	g := startGateway(t, func(c *config.Config) { c.Storage = u.String() })
+	_, admin := g.key(t, "admin", "api-keys:write", "*:write")
+	_, data := g.key(t, "data", "assets:read")
 
 	cut.setCut(true)
-	if resp, body := do(t, "GET", g.URL+"/api/v2/assets", data, ""); resp.StatusCode != 200 {
-		t.Errorf("known key during the outage = %d %s, want 200", resp.StatusCode, body)
+	if r := do(t, "GET", g.URL+"/api/v2/assets", data, "", ""); r.Status != 200 {
+		t.Errorf("known key during the outage = %d %s, want 200", r.Status, r.Body)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, _ := do(t, "GET", g.URL+"/readyz", "", "")
-		if resp.StatusCode == 503 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz = %d during the outage, want 503", resp.StatusCode)
-		}
-	}
-	resp, body := do(t, "POST", g.URL+"/api/v2/api-keys", admin, `{"name":"during outage"}`)
-	if resp.StatusCode != 503 || errorCode(t, body) != gatehouse.EUnavailable {
-		t.Errorf("create during the outage = %d %s, want 503 store_unavailable", resp.StatusCode, body)
+	waitStatus(t, g.URL+"/readyz", "", 503, 10*time.Second)
+	r, _ := g.createOverAPI(t, admin, `{"name":"during outage"}`)
+	if r.Status != 503 || r.code() != gatehouse.EUnavailable {
+		t.Errorf("create during the outage = %d %s, want 503 store_unavailable", r.Status, r.Body)
 	}
 
 	cut.setCut(false)
-	deadline = time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, body = do(t, "POST", g.URL+"/api/v2/api-keys", admin, `{"name":"after outage"}`)
-		if resp.StatusCode == 201 {
+		r, _ = g.createOverAPI(t, admin, `{"name":"after outage"}`)
+		if r.Status == 201 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("create after the outage = %d %s, want 201 once PostgreSQL is back", resp.StatusCode, body)
+			t.Fatalf("create after the outage = %d %s, want 201 once PostgreSQL is back", r.Status, r.Body)
 		}
 		time.Sleep(50 * time.Millisecond) // poll interval
 	}
-	if resp, _ := do(t, "GET", g.URL+"/readyz", "", ""); resp.StatusCode != 200 {
-		t.Errorf("/readyz after the outage = %d, want 200", resp.StatusCode)
+	if r := do(t, "GET", g.URL+"/readyz", "", "", ""); r.Status != 200 {
+		t.Errorf("/readyz after the outage = %d, want 200", r.Status)
 	}
 }
 
@@ -132,35 +123,29 @@ func TestClusterSharedRateLimit(t *testing.T) {
 	if redisURL == "" {
 		t.Skip("set GATEHOUSE_TEST_REDIS=redis://127.0.0.1:6379/0 to run the shared rate limit test")
 	}
-	storage := mustPostgresSchema(t)
-	up := newUpstream(t)
-	cfgA := testConfig(t, storage, up)
-	cfgA.Redis = redisURL
-	cfgB := *cfgA
-	a, b := mustOpenGateway(t, cfgA), mustOpenGateway(t, &cfgB)
+	storage := gatehousetest.MustPostgresSchema(t)
+	a := startGateway(t, func(c *config.Config) { c.Storage, c.Redis = storage, redisURL })
+	b := a.nextNode(t)
 	rl := gatehouse.RateLimit{Requests: 5, Per: time.Minute}
-	_, secret, err := a.Keys().Create(context.Background(), keys.CreateRequest{Name: "limited", Scopes: []string{"assets:read"}, RateLimit: &rl}, keys.Admin("test"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, b.URL+"/api/v2/assets", secret.Reveal(), 200, time.Second) // 1 used on B
+	_, secret := a.MustCreateKey(t, keys.CreateRequest{Name: "limited", Scopes: []string{"assets:read"}, RateLimit: &rl})
+	waitStatus(t, b.URL+"/api/v2/assets", secret, 200, time.Second) // 1 used on B
 	ok, limited := 1, 0
 	for i := range 6 {
 		node := a
 		if i%2 == 1 {
 			node = b
 		}
-		resp, _ := do(t, "GET", node.URL+"/api/v2/assets", secret.Reveal(), "")
-		switch resp.StatusCode {
+		r := do(t, "GET", node.URL+"/api/v2/assets", secret, "", "")
+		switch r.Status {
 		case 200:
 			ok++
 		case 429:
 			limited++
-			if resp.Header.Get("Retry-After") == "" || resp.Header.Get("RateLimit-Limit") != "5" {
-				t.Errorf("429 headers = %v, want Retry-After and RateLimit-Limit 5", resp.Header)
+			if r.Header.Get("Retry-After") == "" || r.Header.Get("RateLimit-Limit") != "5" {
+				t.Errorf("429 headers = %v, want Retry-After and RateLimit-Limit 5", r.Header)
 			}
 		default:
-			t.Errorf("status %d", resp.StatusCode)
+			t.Errorf("status %d", r.Status)
 		}
 	}
 	if ok != 5 || limited != 2 {
