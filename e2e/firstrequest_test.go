@@ -15,12 +15,12 @@ import (
 func TestFirstRequestWithAKeyMadeElsewhere(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	store, err := server.OpenStore(t.Context(), g.cfg, nil)
+	store, err := server.OpenStore(t.Context(), g.Config, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	cli, _, err := server.NewKeyService(t.Context(), g.cfg, store, nil)
+	cli, _, err := server.NewKeyService(t.Context(), g.Config, store, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestFirstRequestWithAKeyMadeElsewhere(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		g.rememberSecret(secret.Reveal())
+		g.RememberSecret(secret.Reveal())
 		if r := g.one(t, req("GET", "/api/v2/assets/158", apiKey(secret.Reveal()))); r.Status != 200 {
 			t.Fatalf("first request with key %d made by the CLI: %v, want 200", i, r)
 		}

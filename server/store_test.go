@@ -1,45 +1,26 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"gatehouse"
 	"gatehouse/config"
+	"gatehouse/gatehousetest"
+	"gatehouse/gatehousetest/gatewaytest"
 	"gatehouse/keys"
 	"gatehouse/server"
-	"gatehouse/sqlite"
 )
-
-// logBuffer collects a server's log.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // openLogged opens a server on cfg and returns its log so far; it closes
 // the server when the test ends.
 func openLogged(t *testing.T, cfg *config.Config) (*server.Server, string, error) {
 	t.Helper()
-	var log logBuffer
+	var log gatehousetest.LogBuffer
 	s, err := server.Open(context.Background(), cfg, server.Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	if s != nil {
 		t.Cleanup(func() { s.Close() })
@@ -85,13 +66,13 @@ func TestMasterKeyMismatch(t *testing.T) {
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			storage := ""
-			if name == "postgres" {
-				storage = mustPostgresSchema(t)
-			}
-			up := newUpstream(t)
-			cfgA := testConfig(t, storage, up)
-			storage = cfgA.Storage
+			up := gatehousetest.NewUpstream(t, nil)
+			cfgA := gatewaytest.Config(t, up.URL, func(c *config.Config) {
+				if name == "postgres" {
+					c.Storage = gatehousetest.MustPostgresSchema(t)
+				}
+			})
+			storage := cfgA.Storage
 			cfgB := *cfgA
 
 			a, log, err := openLogged(t, cfgA)
@@ -118,7 +99,7 @@ func TestMasterKeyMismatch(t *testing.T) {
 				t.Errorf("reveal on the second node of a key created on the first = %v", err)
 			}
 
-			cfgC := testConfig(t, storage, up) // its own secret_key_file
+			cfgC := gatewaytest.Config(t, up.URL, func(c *config.Config) { c.Storage = storage }) // its own secret_key_file
 			if _, _, err := openLogged(t, cfgC); err == nil {
 				t.Fatal("third node, another key file: started, want ErrMasterKeyMismatch")
 			} else {
@@ -141,9 +122,9 @@ func TestMasterKeyMismatch(t *testing.T) {
 // any cluster.
 func TestMasterKeyUpgrade(t *testing.T) {
 	t.Parallel()
-	up := newUpstream(t)
-	cfgA := testConfig(t, "", up)
-	cfgB := testConfig(t, cfgA.Storage, up)
+	up := gatehousetest.NewUpstream(t, nil)
+	cfgA := gatewaytest.Config(t, up.URL, nil)
+	cfgB := gatewaytest.Config(t, up.URL, func(c *config.Config) { c.Storage = cfgA.Storage })
 	ctx := context.Background()
 
 	// Keys sealed under A, as a version without fingerprints left them.
@@ -156,11 +137,7 @@ func TestMasterKeyUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	path, _ := cfgA.SQLitePath()
-	st, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := gatehousetest.MustOpenSQLiteAt(t, path)
 	now := time.Now().Add(-time.Hour)
 	old := &keys.Service{Store: st, Sealer: sealer, Now: func() time.Time { return now }}
 	first, _, err := old.Create(ctx, keys.CreateRequest{Name: "first"}, keys.Admin("test"))

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +22,7 @@ import (
 	"github.com/oapi-codegen/nullable"
 
 	"gatehouse/config"
+	"gatehouse/gatehousetest/gatewaytest"
 	"gatehouse/keys"
 	"gatehouse/mgmtapi/apiclient"
 	"gatehouse/server"
@@ -167,41 +166,13 @@ func authenticate(ctx context.Context, in *openapi3filter.AuthenticationInput) e
 // X-API-Key callers.
 func startGateway(t *testing.T) (addr string, s *server.Server) {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.Storage = "sqlite:" + filepath.Join(dir, "gatehouse.db")
-	cfg.SecretKeyFile = filepath.Join(dir, "secret.key")
-	cfg.ReadHeaderTimeout = config.Duration(time.Second)
-	cfg.ShutdownTimeout = config.Duration(5 * time.Second)
 	// No request reaches the upstream: the route gives the scope assets.
-	cfg.Routes = []config.Route{{Name: "assets", Path: "/api/v2/assets", Upstream: "http://127.0.0.1:9/v2/assets", Scope: "assets"}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.Open(ctx, cfg, server.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	adminLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln, adminLn) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve returned %v", err)
-		}
-		s.Close()
+	cfg := gatewaytest.Config(t, "http://127.0.0.1:9", func(c *config.Config) {
+		c.ReadHeaderTimeout = config.Duration(time.Second)
+		c.Routes = []config.Route{{Name: "assets", Path: "/api/v2/assets", Upstream: "http://127.0.0.1:9/v2/assets", Scope: "assets"}}
 	})
-	return ln.Addr().String(), s
+	g := gatewaytest.MustStart(t, cfg, gatewaytest.Options{Logger: slog.New(slog.DiscardHandler)})
+	return g.Addr, g.Server
 }
 
 // loadDocument fetches /openapi.json from the gateway, as a client

@@ -1,4 +1,4 @@
-package server_test
+package e2e_test
 
 import (
 	"strconv"
@@ -25,27 +25,26 @@ func metricValue(served, series string) (float64, bool) {
 // that gatehouse_proxy_requests_total counts it under.
 func TestRequestDurationHistogram(t *testing.T) {
 	t.Parallel()
-	up := newUpstream(t)
-	g := mustOpenGateway(t, testConfig(t, "", up))
+	g := startGateway(t, nil)
 	count := func(route string) float64 {
 		t.Helper()
-		resp, served := do(t, "GET", g.AdminURL+"/metrics", "", "")
-		if resp.StatusCode != 200 {
-			t.Fatalf("/metrics = %d, want 200", resp.StatusCode)
+		r := do(t, "GET", g.AdminURL+"/metrics", "", "", "")
+		if r.Status != 200 {
+			t.Fatalf("/metrics = %d, want 200", r.Status)
 		}
-		v, ok := metricValue(served, `gatehouse_proxy_request_duration_seconds_count{route="`+route+`"}`)
+		v, ok := metricValue(r.Body, `gatehouse_proxy_request_duration_seconds_count{route="`+route+`"}`)
 		if !ok {
 			t.Fatalf("no gatehouse_proxy_request_duration_seconds for route %q on /metrics", route)
 		}
 		return v
 	}
-	_, served := do(t, "GET", g.AdminURL+"/metrics", "", "")
+	served := do(t, "GET", g.AdminURL+"/metrics", "", "", "").Body
 	for _, route := range []string{"assets", "platform", "gatehouse", "mgmt", "none"} {
 		if n, ok := metricValue(served, `gatehouse_proxy_request_duration_seconds_count{route="`+route+`"}`); !ok || n != 0 {
 			t.Errorf("route %q before any request: count %v (on /metrics: %v), want 0", route, n, ok)
 		}
 	}
-	_, key := g.mustCreate(t, "duration", "assets:read")
+	_, key := g.key(t, "duration", "assets:read")
 	for _, req := range []struct{ path, key string }{
 		{"/api/v2/assets/158", key}, // assets
 		{"/api/v2/assets/159", key}, // assets
@@ -53,7 +52,7 @@ func TestRequestDurationHistogram(t *testing.T) {
 		{"/healthz", ""},            // gatehouse
 		{"/api/v2/api-keys", ""},    // mgmt (401)
 	} {
-		do(t, "GET", g.URL+req.path, req.key, "")
+		do(t, "GET", g.URL+req.path, req.key, "", "")
 	}
 	// The scrapes above are the gateway's own requests too.
 	for route, want := range map[string]float64{"assets": 2, "platform": 0, "none": 1, "mgmt": 1} {
