@@ -19,3 +19,16 @@ func NewKeyID() string {
 	}
 	return string(b)
 }
+
+// NewRequestID returns a new request ID: 32 hex digits from crypto/rand,
+// for a request that came without a usable X-Request-Id.
+func NewRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	const hex = "0123456789abcdef"
+	out := make([]byte, 32)
+	for i, c := range b {
+		out[2*i], out[2*i+1] = hex[c>>4], hex[c&15]
+	}
+	return string(out)
+}

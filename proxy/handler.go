@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
 	"log/slog"
@@ -287,7 +286,7 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	if hd.Get("X-Request-Id") == "" {
 		hd.Set("X-Request-Id", gatehouse.RequestInfoFromContext(pr.In.Context()).RequestID)
 		if hd.Get("X-Request-Id") == "" {
-			hd.Set("X-Request-Id", newID())
+			hd.Set("X-Request-Id", gatehouse.NewRequestID())
 		}
 	}
 	pr.SetXForwarded()
@@ -485,15 +484,4 @@ func headerText(s string) string {
 		}
 	}
 	return s
-}
-
-func newID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	const hex = "0123456789abcdef"
-	out := make([]byte, 32)
-	for i, c := range b {
-		out[2*i], out[2*i+1] = hex[c>>4], hex[c&15]
-	}
-	return string(out)
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -151,7 +150,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if len(ids) == 1 && validRequestID(ids[0]) {
 			id = ids[0]
 		} else {
-			id = newRequestID()
+			id = gatehouse.NewRequestID()
 			r.Header.Set("X-Request-Id", id)
 		}
 		w.Header().Set("X-Request-Id", id)
@@ -192,15 +191,4 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r)
 	})
-}
-
-func newRequestID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	const hex = "0123456789abcdef"
-	out := make([]byte, 32)
-	for i, c := range b {
-		out[2*i], out[2*i+1] = hex[c>>4], hex[c&15]
-	}
-	return string(out)
 }
