@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -206,41 +204,8 @@ func TestConfigCheck(t *testing.T) {
 func TestCLIChangeSeenByRunningServer(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	srv := exec.Command(binary, "serve", "--config", e.config, "--log-format", "json")
-	srv.Dir = e.dir
-	stderr, err := srv.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	logs := make(chan string, 1000)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logs <- sc.Text()
-		}
-		close(logs)
-	}()
-	base := ""
-	urlRE := regexp.MustCompile(`"url":"(http://[^"]+)"`)
+	srv, base, logs := e.startServerLogs(t)
 	var seen []string
-	for base == "" {
-		select {
-		case line, ok := <-logs:
-			if !ok {
-				t.Fatalf("server exited before listening: %v", seen)
-			}
-			seen = append(seen, line)
-			if m := urlRE.FindStringSubmatch(line); m != nil && strings.Contains(line, "listening") {
-				base = m[1]
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("server did not start listening within 30s")
-		}
-	}
 	get := func(key string) int {
 		req, _ := http.NewRequest("GET", base+"/api/v2/assets/158", nil)
 		req.Header.Set("X-API-Key", key)
