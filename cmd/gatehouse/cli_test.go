@@ -274,8 +274,8 @@ func TestConfigEnv(t *testing.T) {
 	}
 }
 
-// TestKeysDeleteAsks: on a terminal, keys delete asks first; elsewhere it
-// needs --yes.
+// TestKeysDeleteAsks: on a terminal, keys delete asks first; elsewhere
+// (a script) it deletes as it always did.
 func TestKeysDeleteAsks(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t)
@@ -283,12 +283,6 @@ func TestKeysDeleteAsks(t *testing.T) {
 	exists := func() bool {
 		_, _, code := c.run(t, "", "keys", "show", "doomed", "--config", c.config)
 		return code == 0
-	}
-
-	// Not a terminal, no --yes: a usage error, and nothing deleted.
-	_, errOut, code := c.run(t, "y\n", "keys", "delete", "doomed", "--config", c.config)
-	if code != 2 || !strings.Contains(errOut, "pass --yes") || !exists() {
-		t.Fatalf("delete without a terminal or --yes: exit %d, stderr %q, key kept %v; want 2, a hint to --yes, kept", code, errOut, exists())
 	}
 
 	c.terminal = true
@@ -304,15 +298,19 @@ func TestKeysDeleteAsks(t *testing.T) {
 		t.Fatalf("answer Y: exit %d, stdout %q, stderr %q, kept %v; want 0, deleted", code, out, errOut, exists())
 	}
 
-	// --yes and -y skip the question, on a terminal or not.
+	// --yes and -y skip the question; without a terminal there is none.
 	for _, tc := range []struct {
 		terminal bool
 		flag     string
-	}{{true, "--yes"}, {false, "--yes"}, {false, "-y"}} {
+	}{{true, "--yes"}, {true, "-y"}, {false, "--yes"}, {false, ""}} {
 		c.terminal = false
 		c.ok(t, "keys", "create", "--config", c.config, "--name", "doomed")
 		c.terminal = tc.terminal
-		out, errOut, code := c.run(t, "", "keys", "delete", tc.flag, "doomed", "--config", c.config)
+		args := []string{"keys", "delete", "doomed", "--config", c.config}
+		if tc.flag != "" {
+			args = append(args, tc.flag)
+		}
+		out, errOut, code := c.run(t, "", args...)
 		if code != 0 || strings.Contains(errOut, prompt) || !strings.Contains(out, "Deleted key") || exists() {
 			t.Fatalf("delete %s (terminal %v): exit %d, stdout %q, stderr %q; want deleted without a question", tc.flag, tc.terminal, code, out, errOut)
 		}

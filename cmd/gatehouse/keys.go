@@ -366,28 +366,27 @@ func (a *app) newKeysDeleteCmd() *cobra.Command {
 closes its long-lived connections (websockets, streams).
 
 On a terminal it asks first; --yes skips the question. Without a terminal
-(a script, a pipe) --yes is required.`,
+(a script, a pipe) nobody can answer, so it deletes without asking, as the
+contract's "gatehouse keys delete NAME|ID" always has; --yes says so
+explicitly.`,
 		Example: `  gatehouse keys delete "Integration A" --config gatehouse.yaml
   gatehouse keys delete --config gatehouse.yaml --yes key_JjBJZ80tX792DBGnlxOT`,
 		Args: oneRef,
 	}
 	cfgPath := configFlag(c)
-	yes := c.Flags().BoolP("yes", "y", false, "delete without asking (required without a terminal)")
+	yes := c.Flags().BoolP("yes", "y", false, "delete without asking (what happens anyway without a terminal)")
 	c.RunE = func(c *cobra.Command, args []string) error { return a.keysDelete(c.Context(), *cfgPath, args[0], *yes) }
 	return c
 }
 
 func (a *app) keysDelete(ctx context.Context, cfgPath, ref string, yes bool) error {
-	terminal := a.isTerminal != nil && a.isTerminal()
-	if !yes && !terminal {
-		return fmt.Errorf("%w: keys delete asks before it deletes, and standard input is not a terminal: pass --yes to delete without asking", errUsage)
-	}
+	ask := !yes && a.isTerminal != nil && a.isTerminal()
 	t, k, err := a.openKey(ctx, cfgPath, ref)
 	if err != nil {
 		return err
 	}
 	defer t.Close()
-	if !yes {
+	if ask {
 		fmt.Fprintf(a.stderr, "Delete key %q (%s)? Requests with it are refused at once. [y/N] ", k.Name, k.ID)
 		answer, _ := bufio.NewReader(a.stdin).ReadString('\n')
 		if ans := strings.ToLower(strings.TrimSpace(answer)); ans != "y" && ans != "yes" {
