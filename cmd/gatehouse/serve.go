@@ -82,6 +82,9 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 		return err
 	}
 	defer s.Close()
+	// Before the start line: a signal that comes once it is logged is
+	// logged too.
+	a.signals.serving(s.EndDrain, log)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -101,7 +104,6 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 			return err
 		}
 	}
-	a.signals.serving(s.EndDrain, log)
 	if err := s.Serve(ctx, ln, adminLn); err != nil {
 		return err
 	}
