@@ -63,6 +63,8 @@ type Handler struct {
 
 	proxy    *httputil.ReverseProxy
 	duration *prometheus.HistogramVec
+	// open counts the long-lived answers being sent, for Wait.
+	open counter
 }
 
 // NewTransport returns the transport used to reach upstreams: bounded dial
@@ -132,6 +134,8 @@ type forward struct {
 	// broken body is the client's fault (400), not the upstream's. The
 	// transport reads the body on a goroutine of its own.
 	bodyErr atomic.Pointer[error]
+	// longLived is set when the answer may last (startLongLived).
+	longLived bool
 }
 
 // clientBody remembers why reading the client's request body failed, and
@@ -210,6 +214,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if fw.unwatch != nil {
 			fw.unwatch()
+		}
+		if fw.longLived {
+			h.open.add(-1)
 		}
 	}()
 	h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, forwardKey{}, fw)))
@@ -310,27 +317,29 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 			loc[0] = public
 		}
 	}
-	if fw.key != nil && h.Watch != nil {
-		switch {
-		case longLived(resp):
-			h.watch(resp.Request.Context(), fw, resp.Body)
-		case resp.Body != http.NoBody:
-			fw.late = lateWatch{ReadCloser: resp.Body, h: h, fw: fw, ctx: resp.Request.Context()}
-			resp.Body = &fw.late
+	watched := fw.key != nil && h.Watch != nil
+	switch {
+	case longLived(resp):
+		r := h.startLongLived(resp, fw)
+		if watched {
+			h.watch(resp.Request.Context(), fw, r)
 		}
+	case watched && resp.Body != http.NoBody:
+		fw.late = lateWatch{ReadCloser: resp.Body, h: h, fw: fw, ctx: resp.Request.Context()}
+		resp.Body = &fw.late
 	}
 	return nil
 }
 
 // watch starts the watch of the answer's key: deleting or expiring the key
-// closes the answer's body (the backend connection of an upgrade), which
-// ends the copy to the client and closes its connection. It returns the
-// watch's context.
-func (h *Handler) watch(reqCtx context.Context, fw *forward, body io.Closer) context.Context {
+// revokes the answer: a websocket gets a close frame, another answer's
+// body is closed, which ends the copy to the client and closes its
+// connection. It returns the watch's context.
+func (h *Handler) watch(reqCtx context.Context, fw *forward, r revoker) context.Context {
 	watch, cancel := h.Watch(reqCtx, fw.key.ID)
 	stop := context.AfterFunc(watch, func() {
 		if reqCtx.Err() == nil {
-			body.Close()
+			r.revoke(context.Cause(watch))
 		}
 	})
 	fw.unwatch = func() { stop(); cancel() }
@@ -358,12 +367,15 @@ type lateWatch struct {
 
 func (b *lateWatch) Read(p []byte) (int, error) {
 	if b.fw.unwatch == nil && time.Since(b.fw.start) >= watchAfter {
-		if watch := b.h.watch(b.ctx, b.fw, b.ReadCloser); watch.Err() != nil {
+		if watch := b.h.watch(b.ctx, b.fw, b); watch.Err() != nil {
 			return 0, context.Cause(watch)
 		}
 	}
 	return b.ReadCloser.Read(p)
 }
+
+// revoke ends the answer: closing its body ends the copy to the client.
+func (b *lateWatch) revoke(error) { b.ReadCloser.Close() }
 
 // withoutSessionCookie returns the values of a request's Cookie headers
 // without the Settings session cookie, every other cookie kept byte for
@@ -406,12 +418,6 @@ func setsSessionCookie(v string) bool {
 func cookieName(pair string) string {
 	name, _, _ := strings.Cut(pair, "=")
 	return strings.Trim(name, " \t")
-}
-
-// longLived reports whether an answer may last: an upgrade, or a body of
-// unknown length (a stream).
-func longLived(resp *http.Response) bool {
-	return resp.StatusCode == http.StatusSwitchingProtocols || resp.ContentLength < 0
 }
 
 func (h *Handler) errorHandler(w http.ResponseWriter, r *http.Request, err error) {

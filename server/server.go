@@ -59,6 +59,7 @@ type Server struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *requestDuration
+	proxy    *proxy.Handler
 	data     http.Handler
 	admin    http.Handler
 
@@ -159,6 +160,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 		Registerer:  s.registry,
 	}
 	dataPlane.Init()
+	s.proxy = dataPlane
 
 	ui := &webui.UI{
 		Keys:          s.keys,
@@ -229,9 +231,10 @@ func (s *Server) Run(ctx context.Context) {
 // error of a listener that fails.
 func (s *Server) Serve(ctx context.Context, data, admin net.Listener) error {
 	// Long-lived connections (websockets, streams) hang off base: cancelled
-	// when the drain is over, so none outlives the process's exit.
-	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelBase()
+	// with http.ErrServerClosed when the drain is over (websockets then
+	// end with a close frame 1001), and waited for, so that none outlives
+	// the process's exit.
+	base, cancelBase := context.WithCancelCause(context.WithoutCancel(ctx))
 	newServer := func(h http.Handler) *http.Server {
 		return &http.Server{
 			Handler:           h,
@@ -284,8 +287,13 @@ func (s *Server) Serve(ctx context.Context, data, admin net.Listener) error {
 		}
 		wg.Wait()
 		cancel()
-		cancelBase()
 	}
+	cancelBase(http.ErrServerClosed)
+	wctx, cancelWait := context.WithTimeout(context.Background(), 2*proxy.CloseTimeout)
+	if err := s.proxy.Wait(wctx); err != nil {
+		s.log.Warn("long-lived connections still open after shutdown", "err", err)
+	}
+	cancelWait()
 	stopBg()
 	<-bgDone
 	if errors.Is(err, http.ErrServerClosed) {
