@@ -10,8 +10,14 @@ type RequestInfo struct {
 	RequestID string
 	Route     string // route name, or the label of a gateway endpoint (RouteLabelMgmt, ...)
 	KeyID     string
-	// Outcome is what happened: "ok", or the error code that answered.
+	// Outcome is what happened: "ok", the error code that answered, or,
+	// for an answer the gateway ended, why: "revoked" (its key was deleted
+	// or expired) or "shutdown".
 	Outcome string
+	// Closed is, for a long-lived answer (a websocket, a stream), why it
+	// ended: "revoked", "shutdown", "client_closed" or "upstream_closed";
+	// empty for other answers.
+	Closed string
 }
 
 type contextKey int

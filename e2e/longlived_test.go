@@ -144,9 +144,36 @@ func findAccessLine(logs, id string) (map[string]any, bool) {
 	return nil, false
 }
 
+// waitAccessLine waits up to 5s for the access-log line of request id: a
+// websocket's or a stream's is written when it ends.
+func (g *gateway) waitAccessLine(t *testing.T, id string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if f, ok := findAccessLine(g.logs(), id); ok {
+			return f
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no access-log line with request_id %q after 5s", id)
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval
+	}
+}
+
+// checkEnd fails the test unless the access-log line f has the status,
+// outcome and reason.
+func checkEnd(t *testing.T, f map[string]any, status int, outcome, reason string) {
+	t.Helper()
+	if f["status"] != float64(status) || f["outcome"] != outcome || f["reason"] != reason {
+		t.Errorf("access log of %v: status %v, outcome %v, reason %v; want %d, %s, %s",
+			f["request_id"], f["status"], f["outcome"], f["reason"], status, outcome, reason)
+	}
+}
+
 // TestWebsocketRevokedGetsCloseFrame: a websocket whose key is deleted or
 // expires ends, within a second, with a close frame 1008 that says why,
-// not with a bare TCP cut; the upstream gets a close frame 1001.
+// not with a bare TCP cut; the upstream gets a close frame 1001; the access
+// log writes the upgrade as 101, revoked, with the connection's duration.
 func TestWebsocketRevokedGetsCloseFrame(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -167,12 +194,15 @@ func TestWebsocketRevokedGetsCloseFrame(t *testing.T) {
 			g := startGateway(t, wsRoutes(up))
 			until := g.now().Add(time.Hour)
 			id, key := g.keyUntil(t, "listener", &until, "data:read")
-			c := dialWS(t, g.addr, key, "ws-"+tc.name)
+			rid := "ws-" + tc.name
+			c := dialWS(t, g.addr, key, rid)
+			opened := time.Now()
 			echo(t, c)
 			revoked := time.Now()
 			tc.revoke(t, g, id)
 			code, reason, err := readEnd(c, 5*time.Second)
-			took := time.Since(revoked)
+			closed := time.Now()
+			took := closed.Sub(revoked)
 			if code != websocket.StatusPolicyViolation || reason != tc.reason {
 				t.Fatalf("read after the key was %s: %v; want a close frame 1008 %q", tc.name, err, tc.reason)
 			}
@@ -187,14 +217,24 @@ func TestWebsocketRevokedGetsCloseFrame(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Error("the upstream's websocket still open 5s after the key was " + tc.name)
 			}
+			f := g.waitAccessLine(t, rid)
+			checkEnd(t, f, http.StatusSwitchingProtocols, "revoked", "revoked")
+			if f["key_id"] != id {
+				t.Errorf("access log: key_id %v, want %s", f["key_id"], id)
+			}
+			// The line is written when the connection ends: its duration
+			// is the connection's life, which held the client's.
+			if ms, _ := f["duration_ms"].(float64); ms < float64(closed.Sub(opened).Milliseconds()) {
+				t.Errorf("access log: duration_ms %v, want the connection's life (at least %v)", ms, closed.Sub(opened))
+			}
 		})
 	}
 }
 
 // TestWebsocketShutdownGoingAway: when the gateway shuts down, an open
 // websocket ends with a close frame 1001, and Serve returns only once the
-// websockets ended and their access-log lines are written, also that of a
-// client that never answers the close frame.
+// websockets ended and their access-log lines (101, shutdown) are written,
+// also that of a client that never answers the close frame.
 func TestWebsocketShutdownGoingAway(t *testing.T) {
 	t.Parallel()
 	up := newWSUpstream(t)
@@ -259,9 +299,12 @@ func TestWebsocketShutdownGoingAway(t *testing.T) {
 		t.Fatal("Serve still running 10s after its context ended")
 	}
 	for _, id := range []string{"ws-shutdown", "ws-silent"} {
-		if _, ok := findAccessLine(logs.String(), id); !ok {
+		f, ok := findAccessLine(logs.String(), id)
+		if !ok {
 			t.Errorf("Serve returned before the access-log line of %s was written", id)
+			continue
 		}
+		checkEnd(t, f, http.StatusSwitchingProtocols, "shutdown", "shutdown")
 	}
 	if n, err := br.Read(got); err == nil {
 		t.Errorf("the silent client's connection is still open after Serve returned (read %d bytes)", n)
@@ -383,5 +426,71 @@ func TestWebsocketFrameInFlight(t *testing.T) {
 				t.Fatalf("read after the frame: %v; want a close frame 1008 \"key deleted\" and nothing else", err)
 			}
 		})
+	}
+}
+
+// TestLongLivedEndsLogged: the end of every websocket and stream is in its
+// access-log line: the reason, and the outcome when the gateway ended it.
+func TestLongLivedEndsLogged(t *testing.T) {
+	t.Parallel()
+	up := newWSUpstream(t)
+	g := startGateway(t, wsRoutes(up))
+	_, key := g.key(t, "listener", "data:read")
+
+	c := dialWS(t, g.addr, key, "ws-client")
+	echo(t, c)
+	c.Close(websocket.StatusNormalClosure, "done")
+	checkEnd(t, g.waitAccessLine(t, "ws-client"), http.StatusSwitchingProtocols, "ok", "client_closed")
+
+	c = dialWS(t, g.addr, key, "ws-upstream")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Write(ctx, websocket.MessageText, []byte("bye")); err != nil {
+		t.Fatal(err)
+	}
+	if code, reason, err := readEnd(c, 5*time.Second); code != websocket.StatusNormalClosure || reason != "bye" {
+		t.Errorf("read after the upstream closed: %v, want its close frame 1000 \"bye\"", err)
+	}
+	checkEnd(t, g.waitAccessLine(t, "ws-upstream"), http.StatusSwitchingProtocols, "ok", "upstream_closed")
+
+	if r := g.one(t, req("GET", "/events/finite", apiKey(key), "X-Request-Id: stream-upstream")); r.Status != 200 || r.Body != "{\"n\":1}\n{\"n\":2}\n" {
+		t.Errorf("finite stream: %v", r)
+	}
+	checkEnd(t, g.waitAccessLine(t, "stream-upstream"), http.StatusOK, "ok", "upstream_closed")
+
+	// stream opens /events/forever and returns once its first line arrived.
+	stream := func(key, id string) *http.Response {
+		t.Helper()
+		hr, _ := http.NewRequest("GET", g.url("/events/forever"), nil)
+		hr.Header.Set("X-API-Key", key)
+		hr.Header.Set("X-Request-Id", id)
+		resp, err := http.DefaultClient.Do(hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil || line != "{\"n\":1}\n" {
+			t.Fatalf("%s: first line %q, %v", id, line, err)
+		}
+		return resp
+	}
+	stream(key, "stream-client").Body.Close()
+	checkEnd(t, g.waitAccessLine(t, "stream-client"), http.StatusOK, "ok", "client_closed")
+
+	doomed, doomedKey := g.key(t, "doomed", "data:read")
+	resp := stream(doomedKey, "stream-revoked")
+	defer resp.Body.Close()
+	if err := g.s.Keys().Delete(context.Background(), doomed, keys.Admin("e2e")); err != nil {
+		t.Fatal(err)
+	}
+	checkEnd(t, g.waitAccessLine(t, "stream-revoked"), http.StatusOK, "revoked", "revoked")
+
+	m := g.oneAdmin(t, req("GET", "/metrics")).Body
+	for _, want := range []string{
+		`gatehouse_proxy_requests_total{outcome="ok",route="listener",status="101"} 2`,
+		`gatehouse_proxy_requests_total{outcome="revoked",route="events",status="200"} 1`,
+	} {
+		if !strings.Contains(m, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

@@ -136,6 +136,9 @@ type forward struct {
 	bodyErr atomic.Pointer[error]
 	// longLived is set when the answer may last (startLongLived).
 	longLived bool
+	// ended is why a long-lived or watched answer ended (a closeReason),
+	// set by whoever learns it first (end).
+	ended atomic.Int32
 }
 
 // clientBody remembers why reading the client's request body failed, and
@@ -216,7 +219,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fw.unwatch()
 		}
 		if fw.longLived {
-			h.open.add(-1)
+			h.endLongLived(ctx, fw, info)
+		}
+		// An answer the gateway ended says so: not "ok".
+		if r := closeReason(fw.ended.Load()); r == revoked || r == shutdown {
+			info.Outcome = r.String()
 		}
 	}()
 	h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, forwardKey{}, fw)))
@@ -339,6 +346,7 @@ func (h *Handler) watch(reqCtx context.Context, fw *forward, r revoker) context.
 	watch, cancel := h.Watch(reqCtx, fw.key.ID)
 	stop := context.AfterFunc(watch, func() {
 		if reqCtx.Err() == nil {
+			fw.end(revoked)
 			r.revoke(context.Cause(watch))
 		}
 	})

@@ -2,11 +2,40 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
+
+	"gatehouse"
 )
+
+// closeReason is why a long-lived answer (a websocket, a stream) ended.
+type closeReason int32
+
+const (
+	notEnded closeReason = iota
+	// revoked: its key was deleted or expired.
+	revoked
+	// shutdown: the server shut down (the request's context was cancelled
+	// with http.ErrServerClosed).
+	shutdown
+	// clientClosed: the client closed it, or went away.
+	clientClosed
+	// upstreamClosed: the upstream closed it, or went away.
+	upstreamClosed
+)
+
+// String returns the reason as the access log and the metrics write it.
+func (r closeReason) String() string {
+	return [...]string{"", "revoked", "shutdown", "client_closed", "upstream_closed"}[r]
+}
+
+// end records why the answer ended; the first to know wins.
+func (fw *forward) end(r closeReason) {
+	fw.ended.CompareAndSwap(int32(notEnded), int32(r))
+}
 
 // longLived reports whether an answer may last: an upgrade, or a body of
 // unknown length (a stream).
@@ -14,27 +43,52 @@ func longLived(resp *http.Response) bool {
 	return resp.StatusCode == http.StatusSwitchingProtocols || resp.ContentLength < 0 && resp.Body != http.NoBody
 }
 
-// startLongLived wraps the body of a long-lived answer, so that it can be
-// ended, and counts it open. It returns what revokes it.
+// startLongLived wraps the body of a long-lived answer, so that its end
+// and why are known, and counts it open. It returns what revokes it.
 func (h *Handler) startLongLived(resp *http.Response, fw *forward) revoker {
 	fw.longLived = true
 	h.open.add(1)
 	ctx := resp.Request.Context()
 	if up, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols &&
 		strings.EqualFold(strings.TrimSpace(resp.Header.Get("Upgrade")), "websocket") {
-		ws := newWSConn(ctx, up)
+		ws := newWSConn(ctx, fw, up)
 		resp.Body = ws
 		return ws
 	}
-	s := &streamBody{ReadCloser: resp.Body}
+	s := &streamBody{ReadCloser: resp.Body, fw: fw, ctx: ctx}
 	resp.Body = s
 	return s
 }
 
+// endLongLived records the end of a long-lived answer: why it ended, in the
+// request's info (the access log's).
+func (h *Handler) endLongLived(ctx context.Context, fw *forward, info *gatehouse.RequestInfo) {
+	r := closeReason(fw.ended.Load())
+	if r == notEnded {
+		r = clientClosed
+		if errors.Is(context.Cause(ctx), http.ErrServerClosed) {
+			r = shutdown
+		}
+		fw.end(r)
+	}
+	info.Closed = r.String()
+	h.open.add(-1)
+}
+
 // streamBody is the body of a stream (an answer of unknown length, not an
-// upgrade).
+// upgrade): it notes when the upstream ends it.
 type streamBody struct {
 	io.ReadCloser
+	fw  *forward
+	ctx context.Context
+}
+
+func (b *streamBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && b.ctx.Err() == nil {
+		b.fw.end(upstreamClosed)
+	}
+	return n, err
 }
 
 // revoke ends the stream: closing its body ends the copy and closes the

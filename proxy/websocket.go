@@ -158,6 +158,7 @@ var errWebsocketClosed = errors.New("proxy: websocket closed by the gateway")
 type wsConn struct {
 	io.ReadWriteCloser // the upstream's connection
 	ctx                context.Context
+	fw                 *forward
 
 	mu       sync.Mutex
 	in       frames // upstream to client, as forwarded
@@ -175,8 +176,8 @@ type wsConn struct {
 	answeredDone bool
 }
 
-func newWSConn(ctx context.Context, upstream io.ReadWriteCloser) *wsConn {
-	return &wsConn{ReadWriteCloser: upstream, ctx: ctx, answered: make(chan struct{})}
+func newWSConn(ctx context.Context, fw *forward, upstream io.ReadWriteCloser) *wsConn {
+	return &wsConn{ReadWriteCloser: upstream, ctx: ctx, fw: fw, answered: make(chan struct{})}
 }
 
 func (c *wsConn) Read(p []byte) (int, error) {
@@ -190,6 +191,9 @@ func (c *wsConn) Read(p []byte) (int, error) {
 		c.mu.Lock()
 		if !c.stopping {
 			c.in.advance(p[:n], false)
+			if c.in.closed || err != nil {
+				c.fw.end(upstreamClosed)
+			}
 			c.mu.Unlock()
 			return n, err
 		}
@@ -250,6 +254,9 @@ func (c *wsConn) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	c.noteClient(p[:n])
+	if err != nil {
+		c.fw.end(upstreamClosed)
+	}
 	return n, err
 }
 
@@ -258,6 +265,7 @@ func (c *wsConn) Write(p []byte) (int, error) {
 func (c *wsConn) noteClient(p []byte) {
 	c.out.advance(p, false)
 	if c.out.closed {
+		c.fw.end(clientClosed)
 		c.answer()
 	}
 }
@@ -266,6 +274,7 @@ func (c *wsConn) noteClient(p []byte) {
 // it when the client's side reaches EOF).
 func (c *wsConn) CloseWrite() error {
 	c.mu.Lock()
+	c.fw.end(clientClosed)
 	c.answer()
 	wclosed := c.wclosed
 	c.wclosed = true
@@ -284,7 +293,7 @@ func (c *wsConn) CloseWrite() error {
 // websocket ends with a close frame 1001.
 func (c *wsConn) Close() error {
 	if errors.Is(context.Cause(c.ctx), http.ErrServerClosed) {
-		c.stop(closeGoingAway, "server shutting down")
+		c.stop(shutdown, closeGoingAway, "server shutting down")
 		return nil
 	}
 	c.mu.Lock()
@@ -296,12 +305,13 @@ func (c *wsConn) Close() error {
 // revoke ends the websocket with a close frame 1008 whose reason says why
 // (cause is the watch's).
 func (c *wsConn) revoke(cause error) {
-	c.stop(closePolicyViolation, revokedReason(cause))
+	c.stop(revoked, closePolicyViolation, revokedReason(cause))
 }
 
-// stop starts the end of the websocket, with a close frame of code and
-// text for the client.
-func (c *wsConn) stop(code uint16, text string) {
+// stop starts the end of the websocket for reason r, with a close frame of
+// code and text for the client.
+func (c *wsConn) stop(r closeReason, code uint16, text string) {
+	c.fw.end(r)
 	c.mu.Lock()
 	if c.stopping || c.upClosed {
 		c.mu.Unlock()

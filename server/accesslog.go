@@ -173,9 +173,12 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 				return
 			}
 			// Every field is either the gateway's own (route, key_id,
-			// outcome, the checked request ID), the TCP peer's address,
-			// or redacted here: never a key, in any encoding.
-			s.log.LogAttrs(r.Context(), level, "request",
+			// outcome, reason, the checked request ID), the TCP peer's
+			// address, or redacted here: never a key, in any encoding.
+			// The line is written when the handler returns: for a
+			// websocket or a stream, when it ends, so duration_ms is its
+			// whole life and reason why it ended.
+			attrs := [...]slog.Attr{
 				slog.String("request_id", id),
 				slog.String("method", logMethod(r.Method)),
 				// Never the query string: a client may put anything there.
@@ -187,7 +190,13 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 				slog.String("key_id", info.KeyID),
 				slog.String("outcome", outcome),
 				slog.String("remote", r.RemoteAddr),
-			)
+				slog.String("reason", info.Closed),
+			}
+			n := len(attrs)
+			if info.Closed == "" {
+				n-- // only long-lived answers have a reason
+			}
+			s.log.LogAttrs(r.Context(), level, "request", attrs[:n]...)
 		}()
 		next.ServeHTTP(rec, r)
 	})

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bufio"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -139,6 +141,18 @@ func (r *recorder) Write(b []byte) (int, error) {
 }
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Hijack passes a hijack on. The only hijacker behind the access log is
+// the proxy's protocol switch (a websocket), which writes the upstream's
+// 101 on the hijacked connection itself, past WriteHeader: a hijacked
+// answer is logged as 101.
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(r.ResponseWriter).Hijack()
+	if err == nil {
+		r.status, r.wroteHeader = http.StatusSwitchingProtocols, true
+	}
+	return c, rw, err
+}
 
 // Flush passes a flush on, for streamed responses.
 func (r *recorder) Flush() {
