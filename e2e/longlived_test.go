@@ -429,16 +429,26 @@ func TestWebsocketFrameInFlight(t *testing.T) {
 	}
 }
 
-// TestLongLivedEndsLogged: the end of every websocket and stream is in its
-// access-log line: the reason, and the outcome when the gateway ended it.
-func TestLongLivedEndsLogged(t *testing.T) {
+// TestLongLivedEndsLoggedAndCounted: the end of every websocket and stream
+// is in its access-log line (the reason, and the outcome when the gateway
+// ended it) and in gatehouse_proxy_longlived_closed_total; the gauge of
+// open ones goes up and back down.
+func TestLongLivedEndsLoggedAndCounted(t *testing.T) {
 	t.Parallel()
 	up := newWSUpstream(t)
 	g := startGateway(t, wsRoutes(up))
 	_, key := g.key(t, "listener", "data:read")
+	metrics := func() string { return g.oneAdmin(t, req("GET", "/metrics")).Body }
+	if m := metrics(); !strings.Contains(m, `gatehouse_proxy_longlived_closed_total{reason="revoked",route="listener"} 0`) ||
+		!strings.Contains(m, `gatehouse_proxy_longlived_connections{route="listener"} 0`) {
+		t.Error("/metrics lacks the long-lived metrics before the first connection")
+	}
 
 	c := dialWS(t, g.addr, key, "ws-client")
 	echo(t, c)
+	if m := metrics(); !strings.Contains(m, `gatehouse_proxy_longlived_connections{route="listener"} 1`) {
+		t.Error("an open websocket is not counted in gatehouse_proxy_longlived_connections")
+	}
 	c.Close(websocket.StatusNormalClosure, "done")
 	checkEnd(t, g.waitAccessLine(t, "ws-client"), http.StatusSwitchingProtocols, "ok", "client_closed")
 
@@ -484,8 +494,16 @@ func TestLongLivedEndsLogged(t *testing.T) {
 	}
 	checkEnd(t, g.waitAccessLine(t, "stream-revoked"), http.StatusOK, "revoked", "revoked")
 
-	m := g.oneAdmin(t, req("GET", "/metrics")).Body
+	m := metrics()
 	for _, want := range []string{
+		`gatehouse_proxy_longlived_connections{route="listener"} 0`,
+		`gatehouse_proxy_longlived_connections{route="events"} 0`,
+		`gatehouse_proxy_longlived_closed_total{reason="client_closed",route="listener"} 1`,
+		`gatehouse_proxy_longlived_closed_total{reason="upstream_closed",route="listener"} 1`,
+		`gatehouse_proxy_longlived_closed_total{reason="client_closed",route="events"} 1`,
+		`gatehouse_proxy_longlived_closed_total{reason="upstream_closed",route="events"} 1`,
+		`gatehouse_proxy_longlived_closed_total{reason="revoked",route="events"} 1`,
+		`gatehouse_proxy_longlived_closed_total{reason="shutdown",route="events"} 0`,
 		`gatehouse_proxy_requests_total{outcome="ok",route="listener",status="101"} 2`,
 		`gatehouse_proxy_requests_total{outcome="revoked",route="events",status="200"} 1`,
 	} {

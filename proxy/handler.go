@@ -57,8 +57,10 @@ type Handler struct {
 	BodyTimeout time.Duration
 	// Logger receives upstream errors. If nil, they are discarded.
 	Logger *slog.Logger
-	// Registerer receives gatehouse_proxy_upstream_duration_seconds. If
-	// nil, nothing is registered.
+	// Registerer receives gatehouse_proxy_upstream_duration_seconds,
+	// gatehouse_proxy_longlived_connections and
+	// gatehouse_proxy_longlived_closed_total. If nil, nothing is
+	// registered.
 	Registerer prometheus.Registerer
 
 	proxy    *httputil.ReverseProxy
@@ -103,11 +105,23 @@ func (h *Handler) Init() {
 		Help:    "Time from forwarding a request to the upstream's response headers, by route.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	}, []string{"route"})
+	open := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "gatehouse_proxy_longlived_connections",
+		Help: "Long-lived answers being sent (websockets, and streams: bodies of unknown length), by route.",
+	}, []string{"route"})
+	closed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_proxy_longlived_closed_total",
+		Help: "Long-lived answers (websockets, streams) that ended, by route and reason: revoked (key deleted or expired), shutdown, client_closed, upstream_closed.",
+	}, []string{"route", "reason"})
 	if h.Registerer != nil {
-		h.Registerer.MustRegister(h.duration)
+		h.Registerer.MustRegister(h.duration, open, closed)
 	}
 	for _, r := range h.Table.routes {
 		r.duration = h.duration.WithLabelValues(r.Name)
+		r.open = open.WithLabelValues(r.Name)
+		for reason := revoked; reason < closeReasons; reason++ {
+			r.closed[reason] = closed.WithLabelValues(r.Name, reason.String())
+		}
 	}
 	h.proxy = &httputil.ReverseProxy{
 		Rewrite:        h.rewrite,

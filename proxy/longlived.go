@@ -25,6 +25,7 @@ const (
 	clientClosed
 	// upstreamClosed: the upstream closed it, or went away.
 	upstreamClosed
+	closeReasons // the number of reasons
 )
 
 // String returns the reason as the access log and the metrics write it.
@@ -48,6 +49,7 @@ func longLived(resp *http.Response) bool {
 func (h *Handler) startLongLived(resp *http.Response, fw *forward) revoker {
 	fw.longLived = true
 	h.open.add(1)
+	fw.route.open.Inc()
 	ctx := resp.Request.Context()
 	if up, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols &&
 		strings.EqualFold(strings.TrimSpace(resp.Header.Get("Upgrade")), "websocket") {
@@ -60,8 +62,8 @@ func (h *Handler) startLongLived(resp *http.Response, fw *forward) revoker {
 	return s
 }
 
-// endLongLived records the end of a long-lived answer: why it ended, in the
-// request's info (the access log's).
+// endLongLived records the end of a long-lived answer: why it ended in the
+// request's info (the access log's) and the route's metrics.
 func (h *Handler) endLongLived(ctx context.Context, fw *forward, info *gatehouse.RequestInfo) {
 	r := closeReason(fw.ended.Load())
 	if r == notEnded {
@@ -72,6 +74,8 @@ func (h *Handler) endLongLived(ctx context.Context, fw *forward, info *gatehouse
 		fw.end(r)
 	}
 	info.Closed = r.String()
+	fw.route.open.Dec()
+	fw.route.closed[r].Inc()
 	h.open.add(-1)
 }
 

@@ -20,8 +20,12 @@ type route struct {
 	target    *url.URL
 	transport http.RoundTripper // set by Handler.Init
 	// duration is the route's child of the upstream duration histogram,
-	// set by Handler.Init so that a request does not look it up.
+	// and open and closed its children of the long-lived answers' gauge and
+	// counter (by closeReason), set by Handler.Init so that a request does
+	// not look them up.
 	duration prometheus.Observer
+	open     prometheus.Gauge
+	closed   [closeReasons]prometheus.Counter
 }
 
 // Table is an immutable set of routes.
