@@ -452,6 +452,20 @@ func TestLongLivedEndsLoggedAndCounted(t *testing.T) {
 	c.Close(websocket.StatusNormalClosure, "done")
 	checkEnd(t, g.waitAccessLine(t, "ws-client"), http.StatusSwitchingProtocols, "ok", "client_closed")
 
+	// A client that resets its connection, without a close frame.
+	reset, err := net.Dial("tcp", g.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(reset, "GET /api/v2/data-listener HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-API-Key: %s\r\nX-Request-Id: ws-reset\r\n\r\n", key)
+	if resp, err := http.ReadResponse(bufio.NewReader(reset), nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v, %v", resp, err)
+	}
+	reset.(*net.TCPConn).SetLinger(0)
+	reset.Close()
+	checkEnd(t, g.waitAccessLine(t, "ws-reset"), http.StatusSwitchingProtocols, "ok", "client_closed")
+
 	c = dialWS(t, g.addr, key, "ws-upstream")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -498,13 +512,13 @@ func TestLongLivedEndsLoggedAndCounted(t *testing.T) {
 	for _, want := range []string{
 		`gatehouse_proxy_longlived_connections{route="listener"} 0`,
 		`gatehouse_proxy_longlived_connections{route="events"} 0`,
-		`gatehouse_proxy_longlived_closed_total{reason="client_closed",route="listener"} 1`,
+		`gatehouse_proxy_longlived_closed_total{reason="client_closed",route="listener"} 2`,
 		`gatehouse_proxy_longlived_closed_total{reason="upstream_closed",route="listener"} 1`,
 		`gatehouse_proxy_longlived_closed_total{reason="client_closed",route="events"} 1`,
 		`gatehouse_proxy_longlived_closed_total{reason="upstream_closed",route="events"} 1`,
 		`gatehouse_proxy_longlived_closed_total{reason="revoked",route="events"} 1`,
 		`gatehouse_proxy_longlived_closed_total{reason="shutdown",route="events"} 0`,
-		`gatehouse_proxy_requests_total{outcome="ok",route="listener",status="101"} 2`,
+		`gatehouse_proxy_requests_total{outcome="ok",route="listener",status="101"} 3`,
 		`gatehouse_proxy_requests_total{outcome="revoked",route="events",status="200"} 1`,
 	} {
 		if !strings.Contains(m, want+"\n") {

@@ -164,7 +164,7 @@ type wsConn struct {
 	in       frames // upstream to client, as forwarded
 	out      frames // client to upstream, as received
 	stopping bool   // a close frame is due: forward no frame after the one in flight
-	closeMsg []byte // what is left to hand out of the client's close frame
+	closeMsg []byte // what is left to hand out of the close frame for the client
 	wclosed  bool   // nothing more is written to the upstream
 	writing  bool   // a Write to the upstream is under way
 	upClosed bool   // the upstream's connection is closed
@@ -191,7 +191,9 @@ func (c *wsConn) Read(p []byte) (int, error) {
 		c.mu.Lock()
 		if !c.stopping {
 			c.in.advance(p[:n], false)
-			if c.in.closed || err != nil {
+			// The upstream's close frame, or its connection's end (not
+			// the gateway's closing it: the client's side ended first).
+			if c.in.closed || err != nil && !c.upClosed {
 				c.fw.end(upstreamClosed)
 			}
 			c.mu.Unlock()
@@ -212,9 +214,9 @@ func (c *wsConn) Read(p []byte) (int, error) {
 	}
 }
 
-// readClose hands out the client's close frame, at a frame boundary, and
-// then ends the copy once the client answered or closeWait passed. It is
-// called with c.mu held and unlocks it.
+// readClose hands the copier the close frame for the client, at a frame
+// boundary, and then ends the copy once the client answered or closeWait
+// passed. It is called with c.mu held and unlocks it.
 func (c *wsConn) readClose(p []byte) (int, error) {
 	c.closeUpstream()
 	if len(c.closeMsg) > 0 && !c.in.closed {
@@ -254,7 +256,7 @@ func (c *wsConn) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	c.noteClient(p[:n])
-	if err != nil {
+	if err != nil && !c.upClosed {
 		c.fw.end(upstreamClosed)
 	}
 	return n, err
