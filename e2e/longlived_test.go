@@ -22,6 +22,7 @@ import (
 	"github.com/coder/websocket"
 
 	"gatehouse/config"
+	"gatehouse/gatehousetest"
 	"gatehouse/keys"
 	"gatehouse/server"
 )
@@ -150,7 +151,7 @@ func (g *gateway) waitAccessLine(t *testing.T, id string) map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if f, ok := findAccessLine(g.logs(), id); ok {
+		if f, ok := findAccessLine(g.Log.String(), id); ok {
 			return f
 		}
 		if time.Now().After(deadline) {
@@ -182,20 +183,20 @@ func TestWebsocketRevokedGetsCloseFrame(t *testing.T) {
 		reason string
 	}{
 		{"deleted", func(t *testing.T, g *gateway, id string) {
-			if err := g.s.Keys().Delete(context.Background(), id, keys.Admin("e2e")); err != nil {
+			if err := g.Keys().Delete(context.Background(), id, keys.Admin("e2e")); err != nil {
 				t.Fatal(err)
 			}
 		}, "key deleted"},
-		{"expired", func(t *testing.T, g *gateway, id string) { g.advance(2 * time.Hour) }, "key expired"},
+		{"expired", func(t *testing.T, g *gateway, id string) { g.Clock.Add(2 * time.Hour) }, "key expired"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			up := newWSUpstream(t)
 			g := startGateway(t, wsRoutes(up))
-			until := g.now().Add(time.Hour)
+			until := g.Clock.Now().Add(time.Hour)
 			id, key := g.keyUntil(t, "listener", &until, "data:read")
 			rid := "ws-" + tc.name
-			c := dialWS(t, g.addr, key, rid)
+			c := dialWS(t, g.Addr, key, rid)
 			opened := time.Now()
 			echo(t, c)
 			revoked := time.Now()
@@ -247,7 +248,7 @@ func TestWebsocketShutdownGoingAway(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &gatehousetest.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s, err := server.Open(ctx, cfg, server.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
@@ -387,7 +388,7 @@ func TestWebsocketFrameInFlight(t *testing.T) {
 				c.Routes = append(c.Routes, config.Route{Name: "listener", Path: "/api/v2/data-listener", Upstream: up.URL, Scope: "data"})
 			})
 			id, key := g.key(t, "listener", "data:read")
-			c := dialWS(t, g.addr, key, "ws-"+tc.name)
+			c := dialWS(t, g.Addr, key, "ws-"+tc.name)
 			type message struct {
 				typ websocket.MessageType
 				b   []byte
@@ -406,7 +407,7 @@ func TestWebsocketFrameInFlight(t *testing.T) {
 				t.Fatal("the upstream did not start its frame")
 			}
 			deleted := time.Now()
-			if err := g.s.Keys().Delete(context.Background(), id, keys.Admin("e2e")); err != nil {
+			if err := g.Keys().Delete(context.Background(), id, keys.Admin("e2e")); err != nil {
 				t.Fatal(err)
 			}
 			m := <-read
@@ -444,7 +445,7 @@ func TestLongLivedEndsLoggedAndCounted(t *testing.T) {
 		t.Error("/metrics lacks the long-lived metrics before the first connection")
 	}
 
-	c := dialWS(t, g.addr, key, "ws-client")
+	c := dialWS(t, g.Addr, key, "ws-client")
 	echo(t, c)
 	if m := metrics(); !strings.Contains(m, `gatehouse_proxy_longlived_connections{route="listener"} 1`) {
 		t.Error("an open websocket is not counted in gatehouse_proxy_longlived_connections")
@@ -453,7 +454,7 @@ func TestLongLivedEndsLoggedAndCounted(t *testing.T) {
 	checkEnd(t, g.waitAccessLine(t, "ws-client"), http.StatusSwitchingProtocols, "ok", "client_closed")
 
 	// A client that resets its connection, without a close frame.
-	reset, err := net.Dial("tcp", g.addr)
+	reset, err := net.Dial("tcp", g.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +467,7 @@ func TestLongLivedEndsLoggedAndCounted(t *testing.T) {
 	reset.Close()
 	checkEnd(t, g.waitAccessLine(t, "ws-reset"), http.StatusSwitchingProtocols, "ok", "client_closed")
 
-	c = dialWS(t, g.addr, key, "ws-upstream")
+	c = dialWS(t, g.Addr, key, "ws-upstream")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := c.Write(ctx, websocket.MessageText, []byte("bye")); err != nil {
@@ -485,7 +486,7 @@ func TestLongLivedEndsLoggedAndCounted(t *testing.T) {
 	// stream opens /events/forever and returns once its first line arrived.
 	stream := func(key, id string) *http.Response {
 		t.Helper()
-		hr, _ := http.NewRequest("GET", g.url("/events/forever"), nil)
+		hr, _ := http.NewRequest("GET", g.URL+"/events/forever", nil)
 		hr.Header.Set("X-API-Key", key)
 		hr.Header.Set("X-Request-Id", id)
 		resp, err := http.DefaultClient.Do(hr)
@@ -503,7 +504,7 @@ func TestLongLivedEndsLoggedAndCounted(t *testing.T) {
 	doomed, doomedKey := g.key(t, "doomed", "data:read")
 	resp := stream(doomedKey, "stream-revoked")
 	defer resp.Body.Close()
-	if err := g.s.Keys().Delete(context.Background(), doomed, keys.Admin("e2e")); err != nil {
+	if err := g.Keys().Delete(context.Background(), doomed, keys.Admin("e2e")); err != nil {
 		t.Fatal(err)
 	}
 	checkEnd(t, g.waitAccessLine(t, "stream-revoked"), http.StatusOK, "revoked", "revoked")
