@@ -124,11 +124,11 @@ type recorder struct {
 	wroteHeader bool
 }
 
+// WriteHeader records the final status; 1xx answers (103 Early Hints)
+// pass through unrecorded. A 101 never comes this way (see Hijack).
 func (r *recorder) WriteHeader(code int) {
 	if !r.wroteHeader && code >= 200 {
 		r.status, r.wroteHeader = code, true
-	} else if code == http.StatusSwitchingProtocols {
-		r.status = code
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
