@@ -21,16 +21,8 @@ func (s *Store) FindLoginFailures(ctx context.Context, subjects []string, since 
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var f gatehouse.LoginFailures
-			if err := rows.Scan(&f.Subject, &f.Count, &f.Last); err != nil {
-				return err
-			}
-			f.Last = f.Last.UTC()
-			out = append(out, f)
-		}
-		return rows.Err()
+		out, err = scanFailures(rows)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -59,16 +51,8 @@ func (s *Store) RecordLoginFailure(ctx context.Context, subjects []string, at, s
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var f gatehouse.LoginFailures
-			if err := rows.Scan(&f.Subject, &f.Count, &f.Last); err != nil {
-				return err
-			}
-			f.Last = f.Last.UTC()
-			out = append(out, f)
-		}
-		return rows.Err()
+		out, err = scanFailures(rows)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -83,4 +67,19 @@ func (s *Store) ClearLoginFailures(ctx context.Context, subjects []string) error
 		_, err := c.Exec(ctx, `DELETE FROM login_failures WHERE subject = ANY($1)`, subjects)
 		return err
 	})
+}
+
+// scanFailures reads rows of (subject, count, last_at) and closes them.
+func scanFailures(rows pgx.Rows) ([]gatehouse.LoginFailures, error) {
+	defer rows.Close()
+	var out []gatehouse.LoginFailures
+	for rows.Next() {
+		var f gatehouse.LoginFailures
+		if err := rows.Scan(&f.Subject, &f.Count, &f.Last); err != nil {
+			return nil, err
+		}
+		f.Last = f.Last.UTC()
+		out = append(out, f)
+	}
+	return out, rows.Err()
 }
