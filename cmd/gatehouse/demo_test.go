@@ -32,14 +32,7 @@ func startDemo(t *testing.T, dir string, env ...string) (*exec.Cmd, banner) {
 	srv := exec.Command(binary, "serve", "--demo")
 	srv.Dir = dir
 	srv.Env = append(cleanEnv(), append([]string{"GATEHOUSE_LISTEN=127.0.0.1:0", "GATEHOUSE_ADMIN_LISTEN=127.0.0.1:0", "GATEHOUSE_LOG_FORMAT=text"}, env...)...)
-	stderr, err := srv.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	stderr := startBinary(t, srv)
 	done := make(chan banner, 1)
 	var seen []string
 	go func() {
@@ -324,14 +317,7 @@ func TestJSONLogsOnly(t *testing.T) {
 	srv := exec.Command(binary, "serve", "--demo", "--log-format", "json")
 	srv.Dir = dir
 	srv.Env = append(cleanEnv(), "GATEHOUSE_LISTEN=127.0.0.1:0", "GATEHOUSE_ADMIN_LISTEN=127.0.0.1:0")
-	stderr, err := srv.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	stderr := startBinary(t, srv)
 	banner := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)

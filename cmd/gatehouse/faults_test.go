@@ -16,6 +16,21 @@ import (
 	"time"
 )
 
+// startBinary starts srv (a command of the built binary) and returns its
+// stderr; the process is killed when the test ends.
+func startBinary(t *testing.T, srv *exec.Cmd) io.Reader {
+	t.Helper()
+	stderr, err := srv.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	return stderr
+}
+
 // startServer runs `gatehouse serve` on the env's config and returns its
 // base URL once it listens.
 func (e *env) startServer(t *testing.T) (*exec.Cmd, string) {
@@ -30,14 +45,7 @@ func (e *env) startServerLogs(t *testing.T) (*exec.Cmd, string, <-chan string) {
 	t.Helper()
 	srv := exec.Command(binary, "serve", "--config", e.config, "--log-format", "json")
 	srv.Dir = e.dir
-	stderr, err := srv.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	stderr := startBinary(t, srv)
 	urlRE := regexp.MustCompile(`"msg":"gatehouse listening".*"url":"(http://[^"]+)"`)
 	found := make(chan string, 1)
 	logs := make(chan string, 1000)
