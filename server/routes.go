@@ -25,18 +25,14 @@ func (s *Server) dataRoutes(dataPlane http.Handler, mgmt *mgmtapi.Handler) http.
 	own := s.ownMux(mgmt)
 	own.HandleFunc("/", noRoute)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := gatehouse.RequestInfoFromContext(r.Context())
-		if !proxy.CheckPath(r) {
-			info.Outcome = gatehouse.EBadPath
-			jsonerr.Write(w, http.StatusBadRequest, gatehouse.EBadPath, "The path holds dot segments, an empty segment or an encoded separator.")
+		// The data plane checks the path of what it proxies itself; the
+		// gateway's own paths are checked here, once either way.
+		if _, reserved := gatehouse.ReservedPath(r.URL.Path); !reserved {
+			dataPlane.ServeHTTP(w, r)
 			return
 		}
-		if _, reserved := gatehouse.ReservedPath(r.URL.Path); reserved {
-			info.Route = gatehouse.RouteLabelOwn
-			own.ServeHTTP(w, r)
-			return
-		}
-		dataPlane.ServeHTTP(w, r)
+		gatehouse.RequestInfoFromContext(r.Context()).Route = gatehouse.RouteLabelOwn
+		serveChecked(own, w, r)
 	})
 }
 
@@ -59,12 +55,7 @@ func (s *Server) adminRoutes(mgmt *mgmtapi.Handler, ui http.Handler) http.Handle
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gatehouse.RequestInfoFromContext(r.Context()).Route = gatehouse.RouteLabelOwn
-		if !proxy.CheckPath(r) {
-			gatehouse.RequestInfoFromContext(r.Context()).Outcome = gatehouse.EBadPath
-			jsonerr.Write(w, http.StatusBadRequest, gatehouse.EBadPath, "The path holds dot segments, an empty segment or an encoded separator.")
-			return
-		}
-		own.ServeHTTP(w, r)
+		serveChecked(own, w, r)
 	})
 }
 
@@ -97,6 +88,17 @@ func (s *Server) ownMux(mgmt *mgmtapi.Handler) *http.ServeMux {
 	own.Handle("/api/v2/api-keys", mgmt)
 	own.Handle("/api/v2/api-keys/", mgmt)
 	return own
+}
+
+// serveChecked serves r with h if its path is safe (proxy.CheckPath), and
+// answers 400 bad_path if not.
+func serveChecked(h http.Handler, w http.ResponseWriter, r *http.Request) {
+	if !proxy.CheckPath(r) {
+		gatehouse.RequestInfoFromContext(r.Context()).Outcome = gatehouse.EBadPath
+		jsonerr.Write(w, http.StatusBadRequest, gatehouse.EBadPath, "The path holds dot segments, an empty segment or an encoded separator.")
+		return
+	}
+	h.ServeHTTP(w, r)
 }
 
 func noRoute(w http.ResponseWriter, r *http.Request) {
