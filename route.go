@@ -64,6 +64,10 @@ type Route struct {
 	// WebSocket allows websocket upgrades on the route; no other upgrade is
 	// ever forwarded.
 	WebSocket bool
+	// TLSCAFile is a PEM file of the CAs that an https:// upstream's
+	// certificate is checked against. Empty: the system's roots. Only an
+	// https:// upstream takes one.
+	TLSCAFile string
 }
 
 // Matches reports whether path is the route's path or lies below it on
@@ -163,8 +167,10 @@ func ValidateRoutes(routes []Route) error {
 				bad("path", "%q is the gateway's own endpoint %s and is never proxied", r.Path, own)
 			}
 		}
-		if _, err := r.UpstreamURL(); err != nil {
+		if u, err := r.UpstreamURL(); err != nil {
 			bad("upstream", "%s", err)
+		} else if r.TLSCAFile != "" && u.Scheme != "https" {
+			bad("tls_ca_file", "only an https:// upstream is checked against a CA (the upstream is %s://)", u.Scheme)
 		}
 		if r.Public {
 			if r.Scope != "" {

@@ -21,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"gatehouse"
+	"gatehouse/certfile"
 )
 
 // MaxFileBytes is the largest config file read.
@@ -33,6 +34,12 @@ type Config struct {
 	// management API for X-API-Key callers (never a session), health and
 	// /openapi.json (GATEHOUSE_LISTEN). Default: 127.0.0.1:8080.
 	Listen string `yaml:"listen"`
+	// TLS, when its files are set, serves HTTPS on Listen (see TLS).
+	TLS TLS `yaml:"tls"`
+	// HTTPRedirectListen, when set, is an address answering plain HTTP
+	// with a redirect to the same URL in HTTPS on Listen
+	// (GATEHOUSE_HTTP_REDIRECT_LISTEN). It needs tls. Default: none.
+	HTTPRedirectListen string `yaml:"http_redirect_listen"`
 	// AdminListen is the address of the administrators' origin: the
 	// Settings UI and its sessions, the management API for sessions and
 	// keys, /metrics, health and /openapi.json. Nothing is proxied there,
@@ -108,6 +115,22 @@ type Config struct {
 	pos map[string]position
 }
 
+// TLS is the certificate of the data plane's listener. With both files
+// set, Listen serves HTTPS (TLS 1.2 and later; HTTP/2 and HTTP/1.1 by
+// ALPN), and the files are read again when they change, so that a renewed
+// certificate is served to new connections without a restart.
+type TLS struct {
+	// CertFile is the PEM certificate chain, the server's certificate
+	// first (GATEHOUSE_TLS_CERT_FILE).
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the PEM private key of the certificate
+	// (GATEHOUSE_TLS_KEY_FILE).
+	KeyFile string `yaml:"key_file"`
+}
+
+// Enabled reports whether HTTPS is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
 // Route is one entry of routes, as written: gatehouse.Route holds its
 // meaning.
 type Route struct {
@@ -127,13 +150,16 @@ type Route struct {
 	// WebSocket allows websocket upgrades on the route. Default:
 	// gatehouse.DefaultRouteWebSocket (true).
 	WebSocket *bool `yaml:"websocket"`
+	// TLSCAFile is a PEM bundle of the CAs whose certificates an https://
+	// upstream may present. Default: the system's roots.
+	TLSCAFile string `yaml:"tls_ca_file"`
 }
 
 // route returns the route r describes, with the defaults for what it
 // leaves unset.
 func (r Route) route() gatehouse.Route {
 	out := gatehouse.Route{Name: r.Name, Path: r.Path, Upstream: r.Upstream, Scope: r.Scope, Public: r.Public,
-		Timeout: gatehouse.DefaultRouteTimeout, WebSocket: gatehouse.DefaultRouteWebSocket}
+		Timeout: gatehouse.DefaultRouteTimeout, WebSocket: gatehouse.DefaultRouteWebSocket, TLSCAFile: r.TLSCAFile}
 	if r.Timeout != 0 {
 		out.Timeout = time.Duration(r.Timeout)
 	}
@@ -237,6 +263,9 @@ type EnvVar struct{ Var, Key string }
 // Env lists the environment variables and the key each one sets.
 var Env = []EnvVar{
 	{"GATEHOUSE_LISTEN", "listen"},
+	{"GATEHOUSE_TLS_CERT_FILE", "tls.cert_file"},
+	{"GATEHOUSE_TLS_KEY_FILE", "tls.key_file"},
+	{"GATEHOUSE_HTTP_REDIRECT_LISTEN", "http_redirect_listen"},
 	{"GATEHOUSE_ADMIN_LISTEN", "admin_listen"},
 	{"GATEHOUSE_STORAGE", "storage"},
 	{"GATEHOUSE_SECRET_KEY_FILE", "secret_key_file"},
@@ -278,6 +307,7 @@ func (c *Config) validate() []problem {
 	if checkAddr(bad, "admin_listen", c.AdminListen) && listenOK && sameAddr(c.Listen, c.AdminListen) {
 		bad("admin_listen", "must differ from listen (both are %q): the Settings UI needs an origin of its own", c.AdminListen)
 	}
+	c.validateTLS(bad, listenOK)
 	if _, _, err := ParseStorage(c.Storage); err != nil {
 		bad("storage", "%v", err)
 	}
@@ -339,15 +369,27 @@ func (c *Config) parseRoutes() []problem {
 		routes[i] = r.route()
 	}
 	err := gatehouse.ValidateRoutes(routes)
-	if err == nil {
+	var ps []problem
+	for i, r := range routes {
+		if r.TLSCAFile == "" {
+			continue
+		}
+		if _, err := certfile.ReadPool(r.TLSCAFile); err != nil {
+			key := fmt.Sprintf("routes[%d].tls_ca_file", i)
+			ps = append(ps, problem{at: c.position(key), key: key, msg: err.Error()})
+		}
+	}
+	if err == nil && len(ps) == 0 {
 		c.ParsedRoutes = routes
 		return nil
+	}
+	if err == nil {
+		return ps
 	}
 	errs := []error{err}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = j.Unwrap()
 	}
-	var ps []problem
 	for _, e := range errs {
 		if re, ok := e.(*gatehouse.RouteError); ok {
 			key := fmt.Sprintf("routes[%d].%s", re.Index, re.Field)
@@ -357,6 +399,36 @@ func (c *Config) parseRoutes() []problem {
 		}
 	}
 	return ps
+}
+
+// validateTLS checks tls and http_redirect_listen: both files or none, a
+// pair that can be read, and a redirect listener only with TLS, on an
+// address of its own.
+func (c *Config) validateTLS(bad func(key, format string, args ...any), listenOK bool) {
+	t := c.TLS
+	switch {
+	case t.CertFile != "" && t.KeyFile == "":
+		bad("tls.key_file", "is required with tls.cert_file")
+	case t.CertFile == "" && t.KeyFile != "":
+		bad("tls.cert_file", "is required with tls.key_file")
+	case t.Enabled():
+		if _, err := certfile.ReadPair(t.CertFile, t.KeyFile); err != nil {
+			bad("tls.cert_file", "%v", err)
+		}
+	}
+	if c.HTTPRedirectListen == "" {
+		return
+	}
+	if !t.Enabled() {
+		bad("http_redirect_listen", "needs tls: it redirects to HTTPS on listen")
+	}
+	if checkAddr(bad, "http_redirect_listen", c.HTTPRedirectListen) && listenOK {
+		for _, other := range []struct{ key, addr string }{{"listen", c.Listen}, {"admin_listen", c.AdminListen}} {
+			if sameAddr(c.HTTPRedirectListen, other.addr) {
+				bad("http_redirect_listen", "must differ from %s (both are %q)", other.key, other.addr)
+			}
+		}
+	}
 }
 
 // checkAddr reports whether addr is host:port, and says why not under key.

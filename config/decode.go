@@ -281,14 +281,13 @@ func (d *decoder) environment(getenv func(string) string) {
 		if v == "" {
 			continue
 		}
-		f, ok := findField(configFields, e.Key)
-		if !ok {
+		ptr := fieldPtr(d.c, e.Key)
+		if ptr == nil {
 			panic("config: " + e.Var + " sets the unknown key " + e.Key)
 		}
 		d.env = e.Var
 		at := position{env: e.Var}
 		d.set(e.Key, at)
-		ptr := reflect.ValueOf(d.c).Elem().Field(f.index).Addr().Interface()
 		switch ptr := ptr.(type) {
 		case *[]Route:
 			var doc yaml.Node
@@ -310,6 +309,28 @@ func (d *decoder) environment(getenv func(string) string) {
 		default:
 			d.scalar(&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v}, e.Key, at, ptr)
 		}
+	}
+}
+
+// fieldPtr returns a pointer to the field of c that the key path key
+// (listen, tls.cert_file) names, or nil if there is none.
+func fieldPtr(c *Config, key string) any {
+	v := reflect.ValueOf(c).Elem()
+	fields := configFields
+	for {
+		name, rest, nested := strings.Cut(key, ".")
+		f, ok := findField(fields, name)
+		if !ok {
+			return nil
+		}
+		v = v.Field(f.index)
+		if !nested {
+			return v.Addr().Interface()
+		}
+		if v.Kind() != reflect.Struct {
+			return nil
+		}
+		fields, key = fieldsOf(v.Type()), rest
 	}
 }
 
@@ -471,11 +492,31 @@ func plainKey(s string) bool {
 func (d *decoder) configKey(f field, key string, at position, v *yaml.Node) {
 	d.set(key, at)
 	ptr := reflect.ValueOf(d.c).Elem().Field(f.index).Addr().Interface()
-	if _, ok := ptr.(*[]Route); ok {
+	switch ptr := ptr.(type) {
+	case *[]Route:
 		d.routes(v, key, at)
+	case *TLS:
+		d.section(v, key, at, reflect.ValueOf(ptr).Elem())
+	default:
+		d.scalar(v, key, at, ptr)
+	}
+}
+
+// section decodes the mapping n, set at at under key, into the struct s
+// of scalar fields (tls:).
+func (d *decoder) section(n *yaml.Node, key string, at position, s reflect.Value) {
+	m := resolve(n)
+	if isNull(m) {
 		return
 	}
-	d.scalar(v, key, at, ptr)
+	if m.Kind != yaml.MappingNode {
+		d.fail(at, key, "must be a mapping of keys such as %s: (got %s)", fieldsOf(s.Type())[0].name, kindName(m))
+		return
+	}
+	d.mapping(m, key, fieldsOf(s.Type()), func(f field, key string, at position, v *yaml.Node) {
+		d.set(key, at)
+		d.scalar(v, key, at, s.Field(f.index).Addr().Interface())
+	})
 }
 
 // routes decodes the list of routes n, set at at under key.

@@ -39,19 +39,29 @@ func TestLogLevel(t *testing.T) {
 }
 
 // TestEveryKeyHasAVariable: Env lists one variable for every key of
-// Config, GATEHOUSE_ and the key in capitals.
+// Config (each key of a section such as tls: on its own), GATEHOUSE_ and
+// the key in capitals, with _ for the dot of a section.
 func TestEveryKeyHasAVariable(t *testing.T) {
 	t.Parallel()
 	var keys []string
-	for f := range reflect.TypeFor[config.Config]().Fields() {
-		if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); f.IsExported() && name != "-" {
-			keys = append(keys, name)
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for f := range t.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			switch {
+			case !f.IsExported() || name == "-":
+			case f.Type.Kind() == reflect.Struct:
+				walk(f.Type, prefix+name+".")
+			default:
+				keys = append(keys, prefix+name)
+			}
 		}
 	}
+	walk(reflect.TypeFor[config.Config](), "")
 	var listed []string
 	for _, e := range config.Env {
 		listed = append(listed, e.Key)
-		if want := "GATEHOUSE_" + strings.ToUpper(e.Key); e.Var != want {
+		if want := "GATEHOUSE_" + strings.ToUpper(strings.ReplaceAll(e.Key, ".", "_")); e.Var != want {
 			t.Errorf("%s sets %s, want it named %s", e.Var, e.Key, want)
 		}
 	}

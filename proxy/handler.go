@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -42,8 +43,9 @@ type Handler struct {
 	Watch func(ctx context.Context, keyID string) (context.Context, context.CancelFunc)
 	// Transport reaches the upstreams. If nil, each route gets a transport
 	// of its own (NewTransport) whose ResponseHeaderTimeout is the route's
-	// Timeout. A Transport set here serves every route and must bound its
-	// waits itself.
+	// Timeout, and which checks an https:// upstream's certificate against
+	// the route's TLSCAFile, if it has one. A Transport set here serves
+	// every route and must bound its waits and check certificates itself.
 	Transport http.RoundTripper
 	// BodyTimeout cuts a request body that sends nothing for this long
 	// (silence while the body is read, not the whole body's time): the
@@ -93,6 +95,9 @@ func (h *Handler) Init() {
 		for _, r := range h.Table.routes {
 			t := NewTransport()
 			t.ResponseHeaderTimeout = r.Timeout
+			if r.rootCAs != nil {
+				t.TLSClientConfig = &tls.Config{RootCAs: r.rootCAs, MinVersion: tls.VersionTLS12}
+			}
 			r.transport = t
 		}
 		transport = routeTransport{}

@@ -3,6 +3,8 @@
 package proxy
 
 import (
+	"crypto/x509"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -11,13 +13,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gatehouse"
+	"gatehouse/certfile"
 )
 
 // route is a route of the table with what the handler keeps for it.
 type route struct {
 	*gatehouse.Route
 	// target is the Route's Upstream, parsed.
-	target    *url.URL
+	target *url.URL
+	// rootCAs are the CAs of the route's tls_ca_file, read by NewTable;
+	// nil for the system's roots.
+	rootCAs   *x509.CertPool
 	transport http.RoundTripper // set by Handler.Init
 	// duration is the route's child of the upstream duration histogram,
 	// and open and closed its children of the long-lived answers' gauge and
@@ -34,7 +40,7 @@ type Table struct {
 }
 
 // NewTable returns the table of routes, which gatehouse.ValidateRoutes
-// must accept.
+// must accept. It reads the CA file of each route that has one.
 func NewTable(routes []gatehouse.Route) (*Table, error) {
 	if err := gatehouse.ValidateRoutes(routes); err != nil {
 		return nil, err
@@ -45,7 +51,13 @@ func NewTable(routes []gatehouse.Route) (*Table, error) {
 		if err != nil {
 			return nil, err // ValidateRoutes checked it
 		}
-		t.routes = append(t.routes, &route{Route: &r, target: target})
+		rt := &route{Route: &r, target: target}
+		if r.TLSCAFile != "" {
+			if rt.rootCAs, err = certfile.ReadPool(r.TLSCAFile); err != nil {
+				return nil, fmt.Errorf("route %s: tls_ca_file: %w", r.Name, err)
+			}
+		}
+		t.routes = append(t.routes, rt)
 	}
 	sort.SliceStable(t.routes, func(i, j int) bool { return len(t.routes[i].Path) > len(t.routes[j].Path) })
 	return t, nil

@@ -10,6 +10,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"gatehouse"
+	"gatehouse/certfile"
 	"gatehouse/config"
 	"gatehouse/keyauth"
 	"gatehouse/keyindex"
@@ -60,8 +62,10 @@ type Server struct {
 	requests *prometheus.CounterVec
 	duration *requestDuration
 	proxy    *proxy.Handler
-	data     http.Handler
-	admin    http.Handler
+	// certs serves the data plane's TLS certificate; nil without tls.
+	certs *certfile.Holder
+	data  http.Handler
+	admin http.Handler
 
 	closeOnce sync.Once
 	// endDrain is closed by EndDrain.
@@ -89,6 +93,12 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 		}
 	}()
 
+	if cfg.TLS.Enabled() {
+		if s.certs, err = certfile.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile, s.log); err != nil {
+			return nil, fmt.Errorf("config: tls: %w", err)
+		}
+		s.log.Info("TLS certificate loaded", s.certs.Attrs()...)
+	}
 	if s.store, err = OpenStore(ctx, cfg, s.log); err != nil {
 		return nil, err
 	}
@@ -224,12 +234,30 @@ func (s *Server) Run(ctx context.Context) {
 	}
 }
 
+// Listeners are the listeners a Server serves.
+type Listeners struct {
+	// Data is the data plane's (listen): HTTPS when the config has tls.
+	// Required.
+	Data net.Listener
+	// Admin is the administrators' origin (admin_listen). Not served when
+	// nil.
+	Admin net.Listener
+	// Redirect answers plain HTTP with a redirect to HTTPS on Data
+	// (http_redirect_listen). Not served when nil.
+	Redirect net.Listener
+}
+
 // Serve serves the data plane on data and the administrators' origin on
-// admin (not served when nil) until ctx is done, then stops accepting
+// admin (not served when nil): ServeListeners without a redirect listener.
+func (s *Server) Serve(ctx context.Context, data, admin net.Listener) error {
+	return s.ServeListeners(ctx, Listeners{Data: data, Admin: admin})
+}
+
+// ServeListeners serves each of ls until ctx is done, then stops accepting
 // connections at once, lets in-flight requests finish within the shutdown
 // timeout, and returns nil after a clean shutdown. It returns the first
 // error of a listener that fails.
-func (s *Server) Serve(ctx context.Context, data, admin net.Listener) error {
+func (s *Server) ServeListeners(ctx context.Context, ls Listeners) error {
 	// Long-lived connections (websockets, streams) hang off base: cancelled
 	// with http.ErrServerClosed when the drain is over (websockets then
 	// end with a close frame 1001), and waited for, so that none outlives
@@ -246,10 +274,19 @@ func (s *Server) Serve(ctx context.Context, data, admin net.Listener) error {
 		}
 	}
 	servers := []*http.Server{newServer(s.data)}
-	listeners := []net.Listener{data}
-	if admin != nil {
+	listeners := []net.Listener{ls.Data}
+	if s.certs != nil {
+		servers[0].TLSConfig = s.tlsConfig()
+		listeners[0] = tls.NewListener(ls.Data, servers[0].TLSConfig)
+	}
+	if ls.Admin != nil {
 		servers = append(servers, newServer(s.admin))
-		listeners = append(listeners, admin)
+		listeners = append(listeners, ls.Admin)
+	}
+	if ls.Redirect != nil {
+		_, port, _ := net.SplitHostPort(ls.Data.Addr().String())
+		servers = append(servers, newServer(redirectToHTTPS(port)))
+		listeners = append(listeners, ls.Redirect)
 	}
 	bgctx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 	bgDone := make(chan struct{})

@@ -94,17 +94,31 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 		ln.Close()
 		return fmt.Errorf("admin_listen on %s: %w", cfg.AdminListen, err)
 	}
+	listeners := server.Listeners{Data: ln, Admin: adminLn}
+	if cfg.HTTPRedirectListen != "" {
+		if listeners.Redirect, err = net.Listen("tcp", cfg.HTTPRedirectListen); err != nil {
+			ln.Close()
+			adminLn.Close()
+			return fmt.Errorf("http_redirect_listen on %s: %w", cfg.HTTPRedirectListen, err)
+		}
+	}
 	dataURL, adminURL := "http://"+ln.Addr().String(), "http://"+adminLn.Addr().String()
+	if cfg.TLS.Enabled() {
+		dataURL = "https://" + ln.Addr().String()
+	}
 	log.Info("gatehouse listening", "version", readBuildVersion().String(), "url", dataURL, "admin_url", adminURL,
 		"storage", storageKind(cfg.Storage), "redis", cfg.Redis != "", "routes", len(cfg.Routes))
 	if withDemo {
 		if err := a.demoBanner(ctx, cfg, s, dataURL, adminURL, log); err != nil {
 			ln.Close()
 			adminLn.Close()
+			if listeners.Redirect != nil {
+				listeners.Redirect.Close()
+			}
 			return err
 		}
 	}
-	if err := s.Serve(ctx, ln, adminLn); err != nil {
+	if err := s.ServeListeners(ctx, listeners); err != nil {
 		return err
 	}
 	log.Info("gatehouse stopped")

@@ -79,11 +79,16 @@ type Options struct {
 type Gateway struct {
 	*server.Server
 	// URL and AdminURL are the data plane's listener and the
-	// administrators' (the Settings UI, /metrics): http://127.0.0.1:port.
+	// administrators' (the Settings UI, /metrics): http://127.0.0.1:port
+	// (https:// for the data plane when the config has tls).
 	URL, AdminURL string
 	// Addr and AdminAddr are the same listeners' host:port, for raw
 	// connections.
 	Addr, AdminAddr string
+	// RedirectAddr is the host:port of the redirect listener when the
+	// config sets http_redirect_listen (whose address MustStart replaces
+	// with one of its own), else "".
+	RedirectAddr string
 	// Config is the gateway's config, Clock its time.
 	Config *config.Config
 	Clock  *gatehousetest.Clock
@@ -131,11 +136,25 @@ func MustStart(tb testing.TB, cfg *config.Config, opts Options) *Gateway {
 		s.Close()
 		tb.Fatal(err)
 	}
+	ls := server.Listeners{Data: data, Admin: admin}
+	if cfg.HTTPRedirectListen != "" {
+		if ls.Redirect, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			cancel()
+			data.Close()
+			admin.Close()
+			s.Close()
+			tb.Fatal(err)
+		}
+		g.RedirectAddr = ls.Redirect.Addr().String()
+	}
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, data, admin) }()
+	go func() { done <- s.ServeListeners(ctx, ls) }()
 	g.Server = s
 	g.Addr, g.AdminAddr = data.Addr().String(), admin.Addr().String()
 	g.URL, g.AdminURL = "http://"+g.Addr, "http://"+g.AdminAddr
+	if cfg.TLS.Enabled() {
+		g.URL = "https://" + g.Addr
+	}
 	tb.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
