@@ -6,8 +6,12 @@ STATICCHECK_VERSION := v0.8.2
 
 all: build
 
+## build: bin/gatehouse, stamped with the git tag or commit (`gatehouse
+## version`, gatehouse_build_info); VERSION= and COMMIT= override them.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 build:
-	$(GO) build -o bin/gatehouse ./cmd/gatehouse
+	$(GO) build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o bin/gatehouse ./cmd/gatehouse
 
 ## test: every test, with the race detector. PostgreSQL, Redis and browser
 ## tests skip with a message unless GATEHOUSE_TEST_POSTGRES,

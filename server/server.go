@@ -9,6 +9,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -46,6 +48,9 @@ type Options struct {
 	// AdminPassword, when set and no admin user exists, creates user
 	// "admin" with it (GATEHOUSE_ADMIN_PASSWORD).
 	AdminPassword string
+	// Version and Commit are what gatehouse_build_info says runs (the
+	// binary's version and git commit). Empty: "unknown".
+	Version, Commit string
 }
 
 // Server is a gateway assembled from a config.
@@ -113,7 +118,8 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 		Help: "Requests answered, by route (or gatehouse endpoint), HTTP status and outcome (ok or the error code).",
 	}, []string{"route", "status", "outcome"})
 	s.duration = newRequestDuration(cfg.ParsedRoutes)
-	s.registry.MustRegister(s.requests, s.duration.vec, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.registry.MustRegister(s.requests, s.duration.vec, buildInfo(opts.Version, opts.Commit),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	s.index = keyindex.New(s.store, keyindex.Options{
 		Logger:        s.log,
@@ -205,6 +211,16 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 	s.data = s.accessLog(s.bodyDeadline(s.dataRoutes(dataPlane, keyMgmt)))
 	s.admin = s.accessLog(s.bodyDeadline(s.adminRoutes(&adminMgmt, ui.Handler())))
 	return s, nil
+}
+
+// buildInfo is gatehouse_build_info: 1, labelled with what runs.
+func buildInfo(version, commit string) prometheus.Collector {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "gatehouse_build_info",
+		Help: "Always 1; the labels say what runs: the version and git commit of gatehouse and the Go version it was built with.",
+	}, []string{"version", "commit", "goversion"})
+	g.WithLabelValues(cmp.Or(version, "unknown"), cmp.Or(commit, "unknown"), runtime.Version()).Set(1)
+	return g
 }
 
 // DataHandler returns the handler of the data plane's listener (listen).

@@ -77,7 +77,9 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 		log.Info("demo building API started", "url", d.URL)
 	}
 
-	s, err := server.Open(ctx, cfg, server.Options{Logger: log, AdminPassword: a.getenv("GATEHOUSE_ADMIN_PASSWORD")})
+	bv := readBuildVersion()
+	s, err := server.Open(ctx, cfg, server.Options{Logger: log, AdminPassword: a.getenv("GATEHOUSE_ADMIN_PASSWORD"),
+		Version: bv.Version, Commit: bv.Commit})
 	if err != nil {
 		return err
 	}
@@ -106,7 +108,7 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 	if cfg.TLS.Enabled() {
 		dataURL = "https://" + ln.Addr().String()
 	}
-	log.Info("gatehouse listening", "version", readBuildVersion().String(), "url", dataURL, "admin_url", adminURL,
+	log.Info("gatehouse listening", "version", bv.String(), "url", dataURL, "admin_url", adminURL,
 		"storage", storageKind(cfg.Storage), "redis", cfg.Redis != "", "routes", len(cfg.Routes))
 	if withDemo {
 		if err := a.demoBanner(ctx, cfg, s, dataURL, adminURL, log); err != nil {
