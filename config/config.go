@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -521,4 +522,16 @@ func redactURL(s string) string {
 		return u.Redacted()
 	}
 	return s
+}
+
+// Changed returns the keys whose values differ between c and old, in the
+// order of Env: "listen", "tls.cert_file", "routes".
+func (c *Config) Changed(old *Config) []string {
+	var out []string
+	for _, e := range Env {
+		if !reflect.DeepEqual(reflect.ValueOf(fieldPtr(c, e.Key)).Elem().Interface(), reflect.ValueOf(fieldPtr(old, e.Key)).Elem().Interface()) {
+			out = append(out, e.Key)
+		}
+	}
+	return out
 }

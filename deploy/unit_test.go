@@ -22,7 +22,7 @@ func TestSystemdUnit(t *testing.T) {
 		"User=gatehouse", "ExecStart=/usr/local/bin/gatehouse serve ", "StateDirectory=gatehouse",
 		"NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
 		"CapabilityBoundingSet=CAP_NET_BIND_SERVICE", "SystemCallFilter=@system-service",
-		"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+		"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "ExecReload=/bin/kill -HUP $MAINPID",
 	} {
 		if !bytes.Contains(unit, []byte("\n"+want)) {
 			t.Errorf("gatehouse.service has no line %q", want)

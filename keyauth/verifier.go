@@ -2,6 +2,7 @@ package keyauth
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,6 +55,7 @@ type Verifier struct {
 	// Limiter enforces rate limits. If nil, there are none.
 	Limiter Limiter
 	// DefaultLimit applies to keys without their own. Zero means none.
+	// SetDefaultLimit replaces it while the Verifier serves.
 	DefaultLimit gatehouse.RateLimit
 	// Usage counts accepted requests. If nil, nothing is counted.
 	Usage UsageRecorder
@@ -64,7 +66,13 @@ type Verifier struct {
 	Registerer prometheus.Registerer
 
 	rejections *prometheus.CounterVec
+	// limit is the default limit once SetDefaultLimit has set one.
+	limit atomic.Pointer[gatehouse.RateLimit]
 }
+
+// SetDefaultLimit replaces DefaultLimit for the checks that start from now
+// on (a config reload).
+func (v *Verifier) SetDefaultLimit(l gatehouse.RateLimit) { v.limit.Store(&l) }
 
 // Init registers the metrics. Call it once before the first Check when a
 // Registerer is set. Like every package's metrics, they are registered
@@ -153,6 +161,9 @@ func (v *Verifier) check(ctx context.Context, req Request, now time.Time) Verdic
 	limit := k.RateLimit
 	if limit.IsZero() {
 		limit = v.DefaultLimit
+		if l := v.limit.Load(); l != nil {
+			limit = *l
+		}
 	}
 	if v.Limiter == nil || limit.IsZero() {
 		return Verdict{Status: StatusValid, Key: k}

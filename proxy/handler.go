@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -27,7 +26,8 @@ import (
 // route, method, key, scope, rate) and forwards what passes. Fields must be
 // set before the first request; Init must be called once.
 type Handler struct {
-	// Table holds the routes. Required.
+	// Table holds the routes served from Init on. Required. SetTable
+	// replaces it while the handler serves.
 	Table *Table
 	// Verifier checks the key of each request to a route that is not
 	// public, for the route's scope (keyauth.Verifier), and answers the
@@ -67,6 +67,12 @@ type Handler struct {
 
 	proxy    *httputil.ReverseProxy
 	duration *prometheus.HistogramVec
+	// openVec and closedVec are the long-lived answers' gauge and
+	// counter, for the routes of a table.
+	openVec   *prometheus.GaugeVec
+	closedVec *prometheus.CounterVec
+	// table is the table served: Table, until SetTable replaces it.
+	table atomic.Pointer[Table]
 	// open counts the long-lived answers being sent, for Wait.
 	open counter
 }
@@ -92,14 +98,6 @@ func NewTransport() *http.Transport {
 func (h *Handler) Init() {
 	transport := h.Transport
 	if transport == nil {
-		for _, r := range h.Table.routes {
-			t := NewTransport()
-			t.ResponseHeaderTimeout = r.Timeout
-			if r.rootCAs != nil {
-				t.TLSClientConfig = &tls.Config{RootCAs: r.rootCAs, MinVersion: tls.VersionTLS12}
-			}
-			r.transport = t
-		}
 		transport = routeTransport{}
 	}
 	if h.Logger == nil {
@@ -121,13 +119,9 @@ func (h *Handler) Init() {
 	if h.Registerer != nil {
 		h.Registerer.MustRegister(h.duration, open, closed)
 	}
-	for _, r := range h.Table.routes {
-		r.duration = h.duration.WithLabelValues(r.Name)
-		r.open = open.WithLabelValues(r.Name)
-		for reason := revoked; reason < closeReasons; reason++ {
-			r.closed[reason] = closed.WithLabelValues(r.Name, reason.String())
-		}
-	}
+	h.openVec, h.closedVec = open, closed
+	h.prepare(h.Table, nil)
+	h.table.Store(h.Table)
 	h.proxy = &httputil.ReverseProxy{
 		Rewrite:        h.rewrite,
 		Transport:      transport,
@@ -208,7 +202,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(w, info, http.StatusBadRequest, gatehouse.EBadPath, "The path holds dot segments, an empty segment or an encoded separator.")
 		return
 	}
-	route, ok := h.Table.match(r.URL.Path)
+	route, ok := h.table.Load().match(r.URL.Path)
 	if !ok {
 		fail(w, info, http.StatusNotFound, gatehouse.ENoRoute, "No route matches this path.")
 		return

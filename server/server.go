@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,6 +68,14 @@ type Server struct {
 	requests *prometheus.CounterVec
 	duration *requestDuration
 	proxy    *proxy.Handler
+	verifier *keyauth.Verifier
+	reloads  *prometheus.CounterVec
+	// scopes are the scope names of the routes served now.
+	scopes atomic.Pointer[[]string]
+	// running is the config that runs: the start's, with what reloads
+	// applied; held with reloadMu.
+	running  *config.Config
+	reloadMu sync.Mutex
 	// certs serves the data plane's TLS certificate; nil without tls.
 	certs *certfile.Holder
 	data  http.Handler
@@ -83,7 +92,9 @@ type Server struct {
 // are sealed under) and every key into the index, and assembles the
 // handler. A failed Open releases what it acquired.
 func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err error) {
-	s := &Server{cfg: cfg, log: opts.Logger, now: opts.Now, endDrain: make(chan struct{})}
+	s := &Server{cfg: cfg, running: cfg, log: opts.Logger, now: opts.Now, endDrain: make(chan struct{})}
+	scopes := cfg.ScopeNames()
+	s.scopes.Store(&scopes)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -118,7 +129,8 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 		Help: "Requests answered, by route (or gatehouse endpoint), HTTP status and outcome (ok or the error code).",
 	}, []string{"route", "status", "outcome"})
 	s.duration = newRequestDuration(cfg.ParsedRoutes)
-	s.registry.MustRegister(s.requests, s.duration.vec, buildInfo(opts.Version, opts.Commit),
+	s.reloads = newReloads()
+	s.registry.MustRegister(s.requests, s.duration.vec, buildInfo(opts.Version, opts.Commit), s.reloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	s.index = keyindex.New(s.store, keyindex.Options{
@@ -153,7 +165,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 
 	// One key check for every caller: the data plane and both management
 	// APIs take it as their Verifier (keyauth.Authenticator).
-	verifier := &keyauth.Verifier{
+	s.verifier = &keyauth.Verifier{
 		Index:        s.index,
 		Limiter:      limiter,
 		DefaultLimit: cfg.DefaultRateLimit,
@@ -166,6 +178,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 	if err != nil {
 		return nil, fmt.Errorf("config: routes: %w", err)
 	}
+	verifier := s.verifier
 	verifier.Init()
 	dataPlane := &proxy.Handler{
 		Table:       table,
@@ -182,7 +195,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 		Keys:          s.keys,
 		Store:         s.store,
 		MasterKey:     master,
-		Scopes:        cfg.ScopeNames,
+		Scopes:        s.scopeNames,
 		Now:           s.now,
 		Logger:        s.log,
 		SecureCookies: cfg.SecureCookies,

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gatehouse/gatehousetest"
 )
 
 // banner is what `gatehouse serve --demo` prints for a newcomer.
@@ -398,7 +400,7 @@ func TestLogLevel(t *testing.T) {
 	srv := exec.Command(binary, "serve", "--config", e.config, "--log-format", "json")
 	srv.Dir = e.dir
 	srv.Env = append(cleanEnv(), "GATEHOUSE_LOG_LEVEL=warn", "GATEHOUSE_LISTEN="+data, "GATEHOUSE_ADMIN_LISTEN="+addr())
-	var errOut bytes.Buffer
+	var errOut gatehousetest.LogBuffer
 	srv.Stderr = &errOut
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -415,12 +417,23 @@ func TestLogLevel(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond) // poll interval
 	}
-	srv.Process.Signal(syscall.SIGHUP) // a warning
+	// A reload with a key that needs a restart: a warning.
+	cfg, _ := os.ReadFile(e.config)
+	if err := os.WriteFile(e.config, bytes.Replace(cfg, []byte("shutdown_timeout: 5s"), []byte("shutdown_timeout: 9s"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv.Process.Signal(syscall.SIGHUP)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(errOut.String(), "take effect only after a restart"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning for a reload within 10s: %q", errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
 	srv.Process.Signal(syscall.SIGTERM)
 	srv.Wait()
 	logs := strings.TrimSpace(errOut.String())
-	if !strings.Contains(logs, `"level":"WARN","msg":"SIGHUP ignored`) {
-		t.Errorf("log_level warn: no SIGHUP warning in %q", logs)
+	if !strings.Contains(logs, `"level":"WARN","msg":"config reload: these keys changed`) {
+		t.Errorf("log_level warn: no reload warning in %q", logs)
 	}
 	if strings.Contains(logs, `"level":"INFO"`) {
 		t.Errorf("log_level warn: info records in %q", logs)

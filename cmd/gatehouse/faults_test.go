@@ -90,21 +90,51 @@ func waitLog(t *testing.T, logs <-chan string, want string) string {
 	}
 }
 
-// TestSIGHUPIgnored: SIGHUP, which would end the process by default (and
-// lose the usage not yet flushed), is logged and ignored.
-func TestSIGHUPIgnored(t *testing.T) {
+// TestSIGHUPReloads: SIGHUP re-reads the config file: a route added is
+// served; a broken file changes nothing and is logged with the problem that
+// `gatehouse config check` gives for it.
+func TestSIGHUPReloads(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	srv, base, logs := e.startServerLogs(t)
-	srv.Process.Signal(syscall.SIGHUP)
-	waitLog(t, logs, "SIGHUP ignored")
-	resp, err := http.Get(base + "/healthz")
-	if err != nil {
-		t.Fatalf("GET /healthz after SIGHUP: %v", err)
+	get := func(path string) int {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Errorf("GET /healthz after SIGHUP = %d, want 200", resp.StatusCode)
+	if got := get("/hooks/x"); got != 404 {
+		t.Fatalf("GET /hooks/x before the reload = %d, want 404", got)
+	}
+	cfg, _ := os.ReadFile(e.config)
+	added := strings.Replace(string(cfg), "routes:\n", "routes:\n  - name: hooks\n    path: /hooks\n    upstream: "+e.upstream.URL+"/hooks\n    public: true\n", 1)
+	if err := os.WriteFile(e.config, []byte(added), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv.Process.Signal(syscall.SIGHUP)
+	waitLog(t, logs, `"msg":"config reloaded"`)
+	if got := get("/hooks/x"); got != 200 {
+		t.Fatalf("GET /hooks/x after the reload = %d, want 200", got)
+	}
+
+	if err := os.WriteFile(e.config, []byte(added+"rate_limit: lots\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, check, code := e.run(t, "", "config", "check", "--config", e.config)
+	problem := strings.TrimSpace(check)
+	if code == 0 || !strings.Contains(problem, "rate_limit") {
+		t.Fatalf("config check of the broken file = %d %q, want a rate_limit problem", code, check)
+	}
+	srv.Process.Signal(syscall.SIGHUP)
+	line := waitLog(t, logs, "config reload refused")
+	if !strings.Contains(line, strings.ReplaceAll(strings.TrimPrefix(problem, "gatehouse: "), `"`, `\"`)) {
+		t.Errorf("reload refusal %s does not say what config check says: %s", line, problem)
+	}
+	if got := get("/hooks/x"); got != 200 {
+		t.Errorf("GET /hooks/x after a refused reload = %d, want 200", got)
 	}
 }
 

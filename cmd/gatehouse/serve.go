@@ -62,6 +62,7 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 	log := a.logger(cfg.LogFormat, cfg.ParsedLogLevel)
 	a.errLog = log
 
+	var demoAPI *demo.Server
 	if withDemo {
 		d, err := demo.Start()
 		if err != nil {
@@ -75,6 +76,7 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 			return err
 		}
 		log.Info("demo building API started", "url", d.URL)
+		demoAPI = d
 	}
 
 	bv := readBuildVersion()
@@ -86,7 +88,11 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 	defer s.Close()
 	// Before the start line: a signal that comes once it is logged is
 	// logged too.
-	a.signals.serving(s.EndDrain, log)
+	reload := func() {
+		// The error is logged and counted by Reload.
+		s.Reload(func() (*config.Config, error) { return a.reloadConfig(cfgPath, logFormat, demoAPI) })
+	}
+	a.signals.serving(s.EndDrain, reload, log)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -125,6 +131,27 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 	}
 	log.Info("gatehouse stopped")
 	return nil
+}
+
+// reloadConfig loads the config again for a reload (SIGHUP), with what
+// serve's flags add: --log-format, and the demo API's routes.
+func (a *app) reloadConfig(cfgPath, logFormat string, d *demo.Server) (*config.Config, error) {
+	cfg, err := config.Load(cfgPath, a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	if logFormat != "" {
+		cfg.LogFormat = logFormat
+	}
+	if d != nil {
+		if err := dropStaleDemoRoutes(cfg, cfgPath, d); err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		if err := addDemoRoutes(cfg, d); err != nil {
+			return nil, err
+		}
+	}
+	return cfg, cfg.Validate()
 }
 
 // demoBanner writes the demo's config beside its store and prints how to

@@ -10,9 +10,8 @@ import (
 // signals is what SIGINT, SIGTERM and SIGHUP do to the process. The first
 // SIGINT or SIGTERM stops it (serve drains the requests in flight within
 // shutdown_timeout); a second one during the drain ends the wait at once.
-// SIGHUP, which would end the process by default and lose the usage not
-// yet flushed, is ignored with a log line until the config can be
-// reloaded.
+// SIGHUP reloads the config of a running server (before serve runs, it is
+// ignored with a log line: by default it would end the process).
 type signals struct {
 	// stop cancels the command's context.
 	stop func()
@@ -20,18 +19,19 @@ type signals struct {
 	mu       sync.Mutex
 	stopping bool
 	endDrain func()       // set by serve: ends a drain in progress
+	reload   func()       // set by serve: reloads the config
 	log      *slog.Logger // set by serve; nil before
 }
 
-// serving tells the handler how a running server ends its drain, and
-// where to log.
-func (s *signals) serving(endDrain func(), log *slog.Logger) {
+// serving tells the handler how a running server ends its drain and
+// reloads its config, and where to log.
+func (s *signals) serving(endDrain, reload func(), log *slog.Logger) {
 	if s == nil {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.endDrain, s.log = endDrain, log
+	s.endDrain, s.reload, s.log = endDrain, reload, log
 }
 
 func (s *signals) handle(ch <-chan os.Signal) {
@@ -42,15 +42,18 @@ func (s *signals) handle(ch <-chan os.Signal) {
 
 func (s *signals) on(sig os.Signal) {
 	s.mu.Lock()
-	log, endDrain, stopping := s.log, s.endDrain, s.stopping
+	log, endDrain, reload, stopping := s.log, s.endDrain, s.reload, s.stopping
 	if sig != syscall.SIGHUP {
 		s.stopping = true
 	}
 	s.mu.Unlock()
 	switch {
+	case sig == syscall.SIGHUP && reload != nil && !stopping:
+		log.Info("SIGHUP: reloading the config")
+		reload()
 	case sig == syscall.SIGHUP:
 		if log != nil {
-			log.Warn("SIGHUP ignored: this version cannot reload its config; restart it to apply a new one")
+			log.Warn("SIGHUP ignored: the server is not running (starting or stopping); no config to reload")
 		}
 	case !stopping:
 		s.stop()
