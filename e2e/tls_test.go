@@ -96,6 +96,25 @@ func TestTLSHandshakeAndALPN(t *testing.T) {
 	}
 }
 
+// TestTLSHTTP2Body: a request body passes over HTTP/2 (the body timeout's
+// read deadline works on an HTTP/2 stream too).
+func TestTLSHTTP2Body(t *testing.T) {
+	t.Parallel()
+	g, ca, _, _ := tlsGateway(t, nil)
+	resp, err := ca.Client(t).Post(g.URL+"/apps-public/hook", "application/json", strings.NewReader(`{"event":"door.opened"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Proto != "HTTP/2.0" {
+		t.Fatalf("POST over HTTP/2 = %d %s %s, want 200 over HTTP/2.0", resp.StatusCode, resp.Proto, body)
+	}
+	if reqs := g.up.Requests(); len(reqs) != 1 || reqs[0].Body != `{"event":"door.opened"}` || reqs[0].Method != "POST" {
+		t.Errorf("the upstream got %+v, want the POST with its body", reqs)
+	}
+}
+
 // TestTLSOldVersionsRefused: a client that offers at most TLS 1.1 gets no
 // connection; plain HTTP on the TLS listener gets no answer from a route.
 func TestTLSOldVersionsRefused(t *testing.T) {
