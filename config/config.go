@@ -99,6 +99,9 @@ type Config struct {
 	// ParsedLogLevel from it. Access-log lines are info (warn for 5xx
 	// answers). Default: info.
 	LogLevel string `yaml:"log_level"`
+	// Tracing, when its endpoint is set, exports OpenTelemetry spans of
+	// the data plane (see Tracing).
+	Tracing Tracing `yaml:"tracing"`
 	// Routes are the upstreams as written (GATEHOUSE_ROUTES, as a YAML or
 	// JSON list); Validate builds ParsedRoutes from them.
 	Routes []Route `yaml:"routes"`
@@ -127,6 +130,17 @@ type TLS struct {
 	// KeyFile is the PEM private key of the certificate
 	// (GATEHOUSE_TLS_KEY_FILE).
 	KeyFile string `yaml:"key_file"`
+}
+
+// Tracing is where the data plane's OpenTelemetry spans go. Off while
+// OTLPEndpoint is empty.
+type Tracing struct {
+	// OTLPEndpoint is the collector's OTLP/HTTP base URL, e.g.
+	// http://127.0.0.1:4318 (GATEHOUSE_TRACING_OTLP_ENDPOINT).
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// SampleRatio is the share of new traces sampled, from 0 to 1
+	// (GATEHOUSE_TRACING_SAMPLE_RATIO). Default: 1.
+	SampleRatio float64 `yaml:"sample_ratio"`
 }
 
 // Enabled reports whether HTTPS is configured.
@@ -202,6 +216,7 @@ func Default() *Config {
 		ExpiryWarning:      Duration(gatehouse.DefaultExpiryWarning),
 		LogFormat:          "text",
 		LogLevel:           "info",
+		Tracing:            Tracing{SampleRatio: 1},
 	}
 }
 
@@ -281,6 +296,8 @@ var Env = []EnvVar{
 	{"GATEHOUSE_SECURE_COOKIES", "secure_cookies"},
 	{"GATEHOUSE_LOG_FORMAT", "log_format"},
 	{"GATEHOUSE_LOG_LEVEL", "log_level"},
+	{"GATEHOUSE_TRACING_OTLP_ENDPOINT", "tracing.otlp_endpoint"},
+	{"GATEHOUSE_TRACING_SAMPLE_RATIO", "tracing.sample_ratio"},
 	{"GATEHOUSE_ROUTES", "routes"},
 }
 
@@ -356,6 +373,14 @@ func (c *Config) validate() []problem {
 		c.ParsedLogLevel = l
 	} else {
 		bad("log_level", "must be debug, info, warn or error (got %q)", c.LogLevel)
+	}
+	if t := c.Tracing; t.OTLPEndpoint != "" {
+		if u, err := url.Parse(t.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			bad("tracing.otlp_endpoint", "must be an http:// or https:// URL with a host and no credentials, e.g. http://127.0.0.1:4318 (got %q)", redactURL(t.OTLPEndpoint))
+		}
+	}
+	if r := c.Tracing.SampleRatio; !(r >= 0 && r <= 1) {
+		bad("tracing.sample_ratio", "must be a number from 0 to 1 (got %v)", r)
 	}
 	return append(ps, c.parseRoutes()...)
 }

@@ -306,6 +306,13 @@ func (d *decoder) environment(getenv func(string) string) {
 				continue
 			}
 			*ptr = b
+		case *float64:
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				d.fail(at, e.Key, "must be a number (got %q)", v)
+				continue
+			}
+			*ptr = f
 		default:
 			d.scalar(&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v}, e.Key, at, ptr)
 		}
@@ -495,7 +502,7 @@ func (d *decoder) configKey(f field, key string, at position, v *yaml.Node) {
 	switch ptr := ptr.(type) {
 	case *[]Route:
 		d.routes(v, key, at)
-	case *TLS:
+	case *TLS, *Tracing:
 		d.section(v, key, at, reflect.ValueOf(ptr).Elem())
 	default:
 		d.scalar(v, key, at, ptr)
@@ -559,6 +566,8 @@ func (d *decoder) scalar(n *yaml.Node, key string, at position, ptr any) {
 		want = "true or false"
 	case *Duration:
 		want = "a duration such as 10s"
+	case *float64:
+		want = "a number"
 	default:
 		want = "a string"
 	}

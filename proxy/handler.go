@@ -47,6 +47,10 @@ type Handler struct {
 	// the route's TLSCAFile, if it has one. A Transport set here serves
 	// every route and must bound its waits and check certificates itself.
 	Transport http.RoundTripper
+	// WrapTransport, if set, wraps what reaches the upstreams (Transport,
+	// or the routes' own), e.g. for a span around each upstream call. If
+	// nil, nothing is wrapped.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// BodyTimeout cuts a request body that sends nothing for this long
 	// (silence while the body is read, not the whole body's time): the
 	// upstream request is aborted and the client, if nothing was answered
@@ -99,6 +103,9 @@ func (h *Handler) Init() {
 	transport := h.Transport
 	if transport == nil {
 		transport = routeTransport{}
+	}
+	if h.WrapTransport != nil {
+		transport = h.WrapTransport(transport)
 	}
 	if h.Logger == nil {
 		h.Logger = slog.New(slog.DiscardHandler)

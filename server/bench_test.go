@@ -42,10 +42,21 @@ func BenchmarkGateway(b *testing.B) {
 		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(target); pr.SetXForwarded() },
 		Transport: proxy.NewTransport(),
 	}
+	// The same gateway with tracing on, every request sampled, its spans
+	// sent to a collector that drops them.
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+	defer sink.Close()
+	tcfg := *cfg
+	tcfg.Tracing = config.Tracing{OTLPEndpoint: sink.URL, SampleRatio: 1}
+	traced, err := server.Open(ctx, &tcfg, server.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer traced.Close()
 	for _, bc := range []struct {
 		name string
 		h    http.Handler
-	}{{"bare", bare}, {"gatehouse", s.DataHandler()}} {
+	}{{"bare", bare}, {"gatehouse", s.DataHandler()}, {"gatehouse-traced", traced.DataHandler()}} {
 		b.Run(bc.name, func(b *testing.B) {
 			srv := httptest.NewServer(bc.h)
 			defer srv.Close()

@@ -35,6 +35,7 @@ import (
 	"gatehouse/mgmtapi"
 	"gatehouse/proxy"
 	"gatehouse/ratelimit"
+	"gatehouse/tracing"
 	"gatehouse/usage"
 	"gatehouse/webui"
 )
@@ -76,6 +77,8 @@ type Server struct {
 	// applied; held with reloadMu.
 	running  *config.Config
 	reloadMu sync.Mutex
+	// tracer makes the data plane's spans; nil without tracing.
+	tracer *tracing.Tracer
 	// certs serves the data plane's TLS certificate; nil without tls.
 	certs *certfile.Holder
 	data  http.Handler
@@ -114,6 +117,12 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 			return nil, fmt.Errorf("config: tls: %w", err)
 		}
 		s.log.Info("TLS certificate loaded", s.certs.Attrs()...)
+	}
+	if t := cfg.Tracing; t.OTLPEndpoint != "" {
+		if s.tracer, err = tracing.New(tracing.Options{Endpoint: t.OTLPEndpoint, SampleRatio: t.SampleRatio, Version: opts.Version}); err != nil {
+			return nil, err
+		}
+		s.log.Info("tracing on: spans go to the OTLP collector", "otlp_endpoint", t.OTLPEndpoint, "sample_ratio", t.SampleRatio)
 	}
 	if s.store, err = OpenStore(ctx, cfg, s.log); err != nil {
 		return nil, err
@@ -188,6 +197,10 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 		Logger:      s.log,
 		Registerer:  s.registry,
 	}
+	if s.tracer != nil {
+		dataPlane.Verifier = s.tracer.Authenticator(verifier)
+		dataPlane.WrapTransport = s.tracer.Transport
+	}
 	dataPlane.Init()
 	s.proxy = dataPlane
 
@@ -221,7 +234,11 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 	adminMgmt := *keyMgmt
 	adminMgmt.Session = ui.SessionAuth
 
-	s.data = s.accessLog(s.bodyDeadline(s.dataRoutes(dataPlane, keyMgmt)))
+	data := s.bodyDeadline(s.dataRoutes(dataPlane, keyMgmt))
+	if s.tracer != nil {
+		data = s.tracer.Middleware(data)
+	}
+	s.data = s.accessLog(data)
 	s.admin = s.accessLog(s.bodyDeadline(s.adminRoutes(&adminMgmt, ui.Handler())))
 	return s, nil
 }
@@ -382,6 +399,13 @@ func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		if s.redis != nil {
 			s.redis.Close()
+		}
+		if s.tracer != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := s.tracer.Shutdown(ctx); err != nil {
+				s.log.Warn("export the last spans", "err", err)
+			}
+			cancel()
 		}
 		if s.store != nil {
 			err = s.store.Close()

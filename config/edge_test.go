@@ -54,3 +54,34 @@ func TestTLSKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestTracingKeys: tracing: is off by default with a sample ratio of 1,
+// set from the file or the environment, and checked.
+func TestTracingKeys(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load("", nil)
+	if err != nil || c.Tracing.OTLPEndpoint != "" || c.Tracing.SampleRatio != 1 {
+		t.Fatalf("default tracing = %+v, %v; want off, ratio 1", c.Tracing, err)
+	}
+	c, err = config.Load(writeFile(t, "tracing:\n  otlp_endpoint: http://127.0.0.1:4318\n  sample_ratio: 0.1\n"), nil)
+	if err != nil || c.Tracing != (config.Tracing{OTLPEndpoint: "http://127.0.0.1:4318", SampleRatio: 0.1}) {
+		t.Fatalf("Load = %+v, %v", c.Tracing, err)
+	}
+	env := map[string]string{"GATEHOUSE_TRACING_OTLP_ENDPOINT": "https://otel.example:4318", "GATEHOUSE_TRACING_SAMPLE_RATIO": "0.25"}
+	if c, err := config.Load("", func(k string) string { return env[k] }); err != nil || c.Tracing != (config.Tracing{OTLPEndpoint: "https://otel.example:4318", SampleRatio: 0.25}) {
+		t.Fatalf("Load from the environment = %+v, %v", c.Tracing, err)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"tracing:\n  otlp_endpoint: 127.0.0.1:4318\n", "yaml:2: tracing.otlp_endpoint: must be an http:// or https:// URL"},
+		{"tracing:\n  otlp_endpoint: http://u:secret@otel:4318\n", `tracing.otlp_endpoint: must be an http:// or https:// URL with a host and no credentials, e.g. http://127.0.0.1:4318 (got "http://u:xxxxx@otel:4318")`},
+		{"tracing:\n  sample_ratio: 1.5\n", "yaml:2: tracing.sample_ratio: must be a number from 0 to 1 (got 1.5)"},
+		{"tracing:\n  sample_ratio: half\n", `yaml:2: tracing.sample_ratio: must be a number (got "half")`},
+	} {
+		if _, err := config.Load(writeFile(t, tc.yaml), nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: Load = %v, want an error with %q", tc.yaml, err, tc.want)
+		}
+	}
+	if _, err := config.Load("", func(k string) string { return map[string]string{"GATEHOUSE_TRACING_SAMPLE_RATIO": "x"}[k] }); err == nil || !strings.Contains(err.Error(), `GATEHOUSE_TRACING_SAMPLE_RATIO: tracing.sample_ratio: must be a number (got "x")`) {
+		t.Errorf("GATEHOUSE_TRACING_SAMPLE_RATIO=x: %v", err)
+	}
+}
