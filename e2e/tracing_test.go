@@ -151,3 +151,23 @@ func TestTracing(t *testing.T) {
 		t.Error("an exported span holds the key or the request's path")
 	}
 }
+
+// TestTracingOff: without tracing, a client's traceparent reaches the
+// upstream as it was sent, and no span is made.
+func TestTracingOff(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	_, key := g.key(t, "untraced", "assets:read")
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	req, _ := http.NewRequest("GET", g.URL+"/api/v2/assets/1", nil)
+	req.Header.Set("X-API-Key", key)
+	req.Header.Set("traceparent", tp)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if seen := g.up.Requests(); resp.StatusCode != 200 || len(seen) != 1 || seen[0].Header.Get("Traceparent") != tp {
+		t.Errorf("GET = %d; the upstream got %v, want the client's traceparent %s", resp.StatusCode, seen, tp)
+	}
+}
