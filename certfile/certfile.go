@@ -58,14 +58,18 @@ func ReadPool(caFile string) (*x509.CertPool, error) {
 
 // readFile reads a file of at most MaxFileBytes.
 func readFile(name string) ([]byte, error) {
+	// Looked at before it is opened: opening a FIFO would wait for a
+	// writer, and a device could be read for ever.
+	if fi, err := os.Stat(name); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", name)
-	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)

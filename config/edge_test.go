@@ -3,6 +3,7 @@ package config_test
 import (
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"gatehouse/config"
@@ -37,14 +38,14 @@ func TestTLSKeys(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"cert alone", "tls:\n  cert_file: " + cert + "\n", "yaml:1: tls.key_file: is required with tls.cert_file"},
 		{"key alone", "tls: {key_file: " + key + "}\n", "yaml:1: tls.cert_file: is required with tls.key_file"},
-		{"missing file", "tls:\n  cert_file: " + cert + "x\n  key_file: " + key + "\n", "tls.cert_file: open " + cert + "x: no such file"},
+		{"missing file", "tls:\n  cert_file: " + cert + "x\n  key_file: " + key + "\n", "tls.cert_file: stat " + cert + "x: no such file"},
 		{"not a pair", "tls:\n  cert_file: " + key + "\n  key_file: " + key + "\n", "are no certificate and key pair"},
 		{"unknown key", "tls:\n  cert_fil: x\n", "yaml:2: unknown key tls.cert_fil (did you mean cert_file?)"},
 		{"not a mapping", "tls: yes\n", "yaml:1: tls: must be a mapping of keys such as cert_file:"},
 		{"redirect without tls", "http_redirect_listen: 127.0.0.1:8079\n", "http_redirect_listen: needs tls"},
 		{"redirect on listen", "tls: {cert_file: " + cert + ", key_file: " + key + "}\nhttp_redirect_listen: 127.0.0.1:8080\n", `http_redirect_listen: must differ from listen`},
 		{"ca for http", route("http://127.0.0.1:9", ca.File), "routes[0].tls_ca_file: only an https:// upstream"},
-		{"ca unreadable", route("https://127.0.0.1:9", ca.File+"x"), "routes[0].tls_ca_file: open "},
+		{"ca unreadable", route("https://127.0.0.1:9", ca.File+"x"), "routes[0].tls_ca_file: stat " + ca.File + "x: no such file"},
 		{"ca not PEM", route("https://127.0.0.1:9", cert+"/.."), "routes[0].tls_ca_file: "},
 		{"ca no certificate", route("https://127.0.0.1:9", key), "holds no PEM certificate"},
 	} {
@@ -83,5 +84,20 @@ func TestTracingKeys(t *testing.T) {
 	}
 	if _, err := config.Load("", func(k string) string { return map[string]string{"GATEHOUSE_TRACING_SAMPLE_RATIO": "x"}[k] }); err == nil || !strings.Contains(err.Error(), `GATEHOUSE_TRACING_SAMPLE_RATIO: tracing.sample_ratio: must be a number (got "x")`) {
 		t.Errorf("GATEHOUSE_TRACING_SAMPLE_RATIO=x: %v", err)
+	}
+}
+
+// TestTLSFilesNotRegular: a certificate path that names no regular file (a
+// directory, a FIFO that would block a read) is refused without reading it.
+func TestTLSFilesNotRegular(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("no FIFO here:", err)
+	}
+	_, err := config.Load(writeFile(t, "tls:\n  cert_file: "+fifo+"\n  key_file: "+dir+"\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), "tls.cert_file: "+fifo+" is not a regular file") {
+		t.Errorf("Load with a FIFO for cert_file = %v, want it refused", err)
 	}
 }

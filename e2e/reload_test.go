@@ -164,7 +164,7 @@ func TestReloadRefused(t *testing.T) {
 	cfg.ParsedRoutes = append(cfg.ParsedRoutes[:0:0], cfg.ParsedRoutes...)
 	cfg.ParsedRoutes[0].Upstream = "https://127.0.0.1:1"
 	cfg.ParsedRoutes[0].TLSCAFile = filepath.Join(t.TempDir(), "gone.pem")
-	if err := g.Reload(func() (*config.Config, error) { return &cfg, nil }); err == nil || !strings.Contains(err.Error(), "route assets: tls_ca_file: open ") {
+	if err := g.Reload(func() (*config.Config, error) { return &cfg, nil }); err == nil || !strings.Contains(err.Error(), "route assets: tls_ca_file: stat ") {
 		t.Fatalf("Reload(a CA file gone) = %v, want an error naming the route and the file", err)
 	}
 	for _, path := range []string{"/api/v2/assets/1", "/apps-public/x"} {

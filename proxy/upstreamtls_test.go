@@ -61,7 +61,7 @@ func TestHTTPSUpstream(t *testing.T) {
 	}
 
 	_, err = proxy.NewTable([]gatehouse.Route{route("missing", caFile+".gone")})
-	if err == nil || !strings.Contains(err.Error(), "route missing: tls_ca_file: open ") {
+	if err == nil || !strings.Contains(err.Error(), "route missing: tls_ca_file: stat ") {
 		t.Errorf("NewTable with a missing CA file = %v, want an error naming the route and the file", err)
 	}
 }
