@@ -137,9 +137,6 @@ func (h *Holder) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) 
 	return h.cert.Load(), nil
 }
 
-// Certificate returns the certificate served now.
-func (h *Holder) Certificate() *tls.Certificate { return h.cert.Load() }
-
 // check reads the files again if they changed since they were last read.
 func (h *Holder) check(now time.Time) {
 	if !h.mu.TryLock() {

@@ -113,8 +113,14 @@ func TestReloadWhileInFlight(t *testing.T) {
 	if err := g.Reload(reloaded(t, g, []config.Route{
 		{Name: "assets", Path: "/api/v2/assets", Upstream: b.URL + "/v2/assets", Scope: "assets"},
 		{Name: "reports", Path: "/reports", Upstream: b.URL + "/r", Public: true},
+		{Name: "meters", Path: "/api/v2/meters", Upstream: b.URL + "/v2/meters", Scope: "meters"},
 	})); err != nil {
 		t.Fatal(err)
+	}
+	// A key may be given the scope of a route the reload added.
+	_, meterKey := g.key(t, "meters", "meters:read")
+	if status, body := g.get(t, http.DefaultClient, "/api/v2/meters/9", meterKey); status != 200 || body != "b /v2/meters/9" {
+		t.Errorf("GET /api/v2/meters/9 with a key of the new scope = %d %q, want 200 from b", status, body)
 	}
 	for _, tc := range []struct {
 		path   string
@@ -139,7 +145,7 @@ func TestReloadWhileInFlight(t *testing.T) {
 	c.Close(websocket.StatusNormalClosure, "")
 
 	log := g.Log.String()
-	if !strings.Contains(log, `"msg":"config reloaded","routes":2,"added":"reports","changed":"assets","removed":"slow,data-listener,hooks"`) {
+	if !strings.Contains(log, `"msg":"config reloaded","routes":3,"added":"reports,meters","changed":"assets","removed":"slow,data-listener,hooks"`) {
 		t.Errorf("no reload line naming the routes added, changed and removed in the log:\n%s", log)
 	}
 	if r := do(t, "GET", g.AdminURL+"/metrics", "", "", ""); !strings.Contains(r.Body, `gatehouse_config_reload_total{result="ok"} 1`) {

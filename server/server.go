@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -154,6 +155,8 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 	}
 
 	s.keys.Now = s.now
+	// The scopes of the routes served now, which a reload may change.
+	s.keys.KnownScope = func(name string) bool { return slices.Contains(s.scopeNames(), name) }
 	s.keys.Changed = func(ctx context.Context) {
 		if err := s.index.Sync(ctx); err != nil {
 			s.log.Warn("sync key index after a change", "err", err)
