@@ -94,6 +94,7 @@ func (h *Handler) Init() {
 			t := NewTransport()
 			t.ResponseHeaderTimeout = r.Timeout
 			r.transport = t
+			r.up = newUpstream(r.target)
 		}
 		transport = routeTransport{}
 	}
@@ -240,6 +241,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			info.Outcome = r.String()
 		}
 	}()
+	if lean(r, route) {
+		h.serveLean(w, r, fw, info)
+		return
+	}
 	h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, forwardKey{}, fw)))
 }
 
@@ -290,21 +295,11 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 
 	hd := pr.Out.Header
-	delete(hd, keyauth.HeaderKey)
 	for name, values := range hd {
-		switch {
-		// A name holding _ is dropped whatever it says (nginx's and
-		// Envoy's default): CGI-style servers (Python's wsgiref, PHP) read
-		// X_Gatehouse_Key_Id as X-Gatehouse-Key-Id.
-		case spoofable[name] || strings.HasPrefix(name, "X-Gatehouse-") || strings.HasPrefix(name, "X-Forwarded-") ||
-			strings.HasPrefix(name, "X-Auth-Request-") || strings.IndexByte(name, '_') >= 0:
+		if kept := forwardedValues(name, values); len(kept) == 0 {
 			delete(hd, name)
-		case name == "Cookie":
-			if values = withoutSessionCookie(values); len(values) == 0 {
-				delete(hd, name)
-			} else {
-				hd[name] = values
-			}
+		} else {
+			hd[name] = kept
 		}
 	}
 	if fw.key != nil {
@@ -320,8 +315,38 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetXForwarded()
 }
 
+// forwardedValues returns the values of the client's request header name
+// that the upstream gets: none for the key, the gateway's own and the
+// forwarding headers (which the gateway sets itself), the spoofable ones
+// and any name holding _; the Cookie header without the session cookie;
+// else values as they are. Both engines clean headers with it.
+func forwardedValues(name string, values []string) []string {
+	switch {
+	// A name holding _ is dropped whatever it says (nginx's and Envoy's
+	// default): CGI-style servers (Python's wsgiref, PHP) read
+	// X_Gatehouse_Key_Id as X-Gatehouse-Key-Id.
+	case name == keyauth.HeaderKey || spoofable[name] || name == "Forwarded" ||
+		strings.HasPrefix(name, "X-Gatehouse-") || strings.HasPrefix(name, "X-Forwarded-") ||
+		strings.HasPrefix(name, "X-Auth-Request-") || strings.IndexByte(name, '_') >= 0:
+		return nil
+	case name == "Cookie":
+		return withoutSessionCookie(values)
+	}
+	return values
+}
+
 func (h *Handler) modifyResponse(resp *http.Response) error {
 	fw := resp.Request.Context().Value(forwardKey{}).(*forward)
+	h.prepare(resp, fw, resp.Request.Context())
+	return nil
+}
+
+// prepare readies an upstream's answer for the client, on either engine:
+// it records the upstream's time, removes what the upstream may not set,
+// makes its Location public, and starts what a long-lived or keyed answer
+// needs (the long-lived count, the watch of its key). ctx is the
+// request's.
+func (h *Handler) prepare(resp *http.Response, fw *forward, ctx context.Context) {
 	fw.route.duration.Observe(time.Since(fw.start).Seconds())
 	// The upstream cannot set the gateway's identity headers on the
 	// answer, nor the Settings session cookie.
@@ -341,15 +366,14 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 	watched := fw.key != nil && h.Watch != nil
 	switch {
 	case longLived(resp):
-		r := h.startLongLived(resp, fw)
+		r := h.startLongLived(resp, fw, ctx)
 		if watched {
-			h.watch(resp.Request.Context(), fw, r)
+			h.watch(ctx, fw, r)
 		}
 	case watched && resp.Body != http.NoBody:
-		fw.late = lateWatch{ReadCloser: resp.Body, h: h, fw: fw, ctx: resp.Request.Context()}
+		fw.late = lateWatch{ReadCloser: resp.Body, h: h, fw: fw, ctx: ctx}
 		resp.Body = &fw.late
 	}
-	return nil
 }
 
 // watch starts the watch of the answer's key: deleting or expiring the key
@@ -444,7 +468,14 @@ func cookieName(pair string) string {
 
 func (h *Handler) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	fw := r.Context().Value(forwardKey{}).(*forward)
-	info := gatehouse.RequestInfoFromContext(r.Context())
+	h.upstreamError(w, r.Context(), fw, gatehouse.RequestInfoFromContext(r.Context()), err)
+}
+
+// upstreamError answers a request whose upstream exchange failed before an
+// answer came, on either engine: 408 or 400 for the client's broken body,
+// 504 for an upstream out of time, nothing for a client that went away,
+// else 502. ctx is the request's.
+func (h *Handler) upstreamError(w http.ResponseWriter, ctx context.Context, fw *forward, info *gatehouse.RequestInfo, err error) {
 	fw.route.duration.Observe(time.Since(fw.start).Seconds())
 	switch {
 	case fw.bodyErr.Load() != nil && errors.Is(*fw.bodyErr.Load(), os.ErrDeadlineExceeded):
@@ -452,7 +483,7 @@ func (h *Handler) errorHandler(w http.ResponseWriter, r *http.Request, err error
 		// the connection can still carry the answer, not another request.
 		w.Header().Set("Connection", "close")
 		fail(w, info, http.StatusRequestTimeout, gatehouse.EBodyTimeout, "The request body sent nothing for "+h.BodyTimeout.String()+".")
-	case fw.bodyErr.Load() != nil && r.Context().Err() == nil:
+	case fw.bodyErr.Load() != nil && ctx.Err() == nil:
 		fail(w, info, http.StatusBadRequest, gatehouse.EInvalidRequest, "The request body could not be read: "+(*fw.bodyErr.Load()).Error()+".")
 	case isTimeout(err):
 		fail(w, info, http.StatusGatewayTimeout, gatehouse.EUpstreamTimeout, "The upstream did not answer in time.")
