@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -35,17 +36,9 @@ func lean(r *http.Request, rt *route) bool {
 		r.Header["Upgrade"] == nil && r.Header["Expect"] == nil && r.Trailer == nil
 }
 
-// max1xx is how many informational (1xx) answers may precede an answer,
-// as in http.Transport.
-const max1xx = 5
-
 // errUnaskedUpgrade is an upstream's 101 to a request that asked for no
 // upgrade.
 var errUnaskedUpgrade = errors.New("the upstream switched protocols unasked")
-
-// errTooMany1xx is an upstream that sends informational answers without
-// end.
-var errTooMany1xx = errors.New("the upstream sent too many informational (1xx) answers")
 
 // aLongTimeAgo is a deadline in the past: setting it ends any wait on a
 // connection at once.
@@ -81,9 +74,12 @@ func (h *Handler) serveLean(w http.ResponseWriter, r *http.Request, fw *forward,
 	w.WriteHeader(resp.StatusCode)
 
 	var flusher *http.ResponseController
-	if resp.ContentLength < 0 {
-		// A stream: each piece goes to the client as it comes.
+	if resp.ContentLength < 0 || isEventStream(resp.Header) {
+		// A stream: the head, then each piece, goes to the client as it
+		// comes (and the head before any piece, so that no type is
+		// sniffed for an answer that has none, as on the stdlib path).
 		flusher = http.NewResponseController(w)
+		flusher.Flush()
 	}
 	bp := copyBufs.Get().(*[]byte)
 	err = copyBody(w, resp.Body, *bp, flusher)
@@ -112,6 +108,17 @@ func (h *Handler) serveLean(w http.ResponseWriter, r *http.Request, fw *forward,
 			}
 		}
 	}
+}
+
+// isEventStream reports whether an answer is Server-Sent Events, which
+// both engines pass on piece by piece whatever its length.
+func isEventStream(h http.Header) bool {
+	ct := h["Content-Type"]
+	if len(ct) == 0 {
+		return false
+	}
+	base, _, _ := mime.ParseMediaType(ct[0])
+	return base == "text/event-stream"
 }
 
 // errClientWrite marks a failed write to the client (who went away).
@@ -190,24 +197,23 @@ func roundTrip(ctx context.Context, c *upConn, r *http.Request, fw *forward, inf
 		retry = c.reused && !isTimeout(err) && (err == io.EOF || errors.Is(err, syscall.ECONNRESET))
 		return fail(err)
 	}
-	for n1xx := 0; ; n1xx++ {
+	// The heads of informational answers count against the one bound
+	// (as in http.Transport), so that an upstream cannot send them
+	// without end.
+	for {
 		resp, err = http.ReadResponse(c.br, r)
 		if err != nil {
 			return fail(err)
 		}
-		switch {
-		case resp.StatusCode == http.StatusSwitchingProtocols:
+		if resp.StatusCode == http.StatusSwitchingProtocols {
 			return fail(errUnaskedUpgrade)
-		case resp.StatusCode >= 200:
-		case n1xx == max1xx:
-			return fail(errTooMany1xx)
-		default:
-			// Informational answers (103 Early Hints, a stray 100
-			// Continue) are not passed on: their headers would reach
-			// the client uncleaned, and no client of an API needs them.
-			continue
 		}
-		break
+		if resp.StatusCode >= 200 {
+			break
+		}
+		// Informational answers (103 Early Hints, a stray 100 Continue)
+		// are not passed on: their headers would reach the client
+		// uncleaned, and no client of an API needs them.
 	}
 	c.lim.n = -1
 	conn.SetReadDeadline(time.Time{})
