@@ -40,6 +40,9 @@ func lean(r *http.Request, rt *route) bool {
 // upgrade.
 var errUnaskedUpgrade = errors.New("the upstream switched protocols unasked")
 
+// errBadStatus is an answer whose status code is below 100.
+var errBadStatus = errors.New("the upstream answered with a status code below 100")
+
 // aLongTimeAgo is a deadline in the past: setting it ends any wait on a
 // connection at once.
 var aLongTimeAgo = time.Unix(1, 0)
@@ -205,7 +208,11 @@ func roundTrip(ctx context.Context, c *upConn, r *http.Request, fw *forward, inf
 		if err != nil {
 			return fail(err)
 		}
-		if resp.StatusCode == http.StatusSwitchingProtocols {
+		switch {
+		case resp.StatusCode < 100:
+			// net/http parses any three digits; no answer has these.
+			return fail(errBadStatus)
+		case resp.StatusCode == http.StatusSwitchingProtocols:
 			return fail(errUnaskedUpgrade)
 		}
 		if resp.StatusCode >= 200 {
