@@ -120,6 +120,19 @@ func (c *counter) add(d int) {
 	}
 }
 
+// CloseIdle closes the idle keep-alive connections to the upstreams, both
+// engines': after the server's shutdown, nothing will use them.
+func (h *Handler) CloseIdle() {
+	for _, r := range h.Table.routes {
+		if r.up != nil {
+			r.up.closeIdle()
+		}
+		if t, ok := r.transport.(interface{ CloseIdleConnections() }); ok {
+			t.CloseIdleConnections()
+		}
+	}
+}
+
 // Wait waits until every long-lived answer (websocket, stream) has ended,
 // or ctx is done. Once their requests' contexts are cancelled with
 // http.ErrServerClosed, websockets end within CloseTimeout and streams at

@@ -294,6 +294,7 @@ func (s *Server) Serve(ctx context.Context, data, admin net.Listener) error {
 		s.log.Warn("long-lived connections still open after shutdown", "err", err)
 	}
 	cancelWait()
+	s.proxy.CloseIdle()
 	stopBg()
 	<-bgDone
 	if errors.Is(err, http.ErrServerClosed) {
