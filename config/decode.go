@@ -300,6 +300,14 @@ func (d *decoder) environment(getenv func(string) string) {
 				continue
 			}
 			d.routes(firstNode(&doc), e.Key, at)
+		case *[]string:
+			// A comma-separated list.
+			*ptr = nil
+			for item := range strings.SplitSeq(v, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					*ptr = append(*ptr, item)
+				}
+			}
 		case *bool:
 			b, err := strconv.ParseBool(strings.TrimSpace(v))
 			if err != nil {
@@ -471,11 +479,36 @@ func plainKey(s string) bool {
 func (d *decoder) configKey(f field, key string, at position, v *yaml.Node) {
 	d.set(key, at)
 	ptr := reflect.ValueOf(d.c).Elem().Field(f.index).Addr().Interface()
-	if _, ok := ptr.(*[]Route); ok {
+	switch ptr := ptr.(type) {
+	case *[]Route:
 		d.routes(v, key, at)
+	case *[]string:
+		d.strings(v, key, at, ptr)
+	default:
+		d.scalar(v, key, at, ptr)
+	}
+}
+
+// strings decodes the list of strings n into ptr, or records why it
+// cannot under key. A null empties the list.
+func (d *decoder) strings(n *yaml.Node, key string, at position, ptr *[]string) {
+	list := resolve(n)
+	*ptr = nil
+	if isNull(list) {
 		return
 	}
-	d.scalar(v, key, at, ptr)
+	if list.Kind != yaml.SequenceNode {
+		d.fail(at, key, "must be a list of strings (got %s)", kindName(list))
+		return
+	}
+	for i, item := range list.Content {
+		v := resolve(item)
+		if v.Kind != yaml.ScalarNode {
+			d.fail(d.at(item), key+"["+strconv.Itoa(i)+"]", "must be a string (got %s)", kindName(v))
+			continue
+		}
+		*ptr = append(*ptr, v.Value)
+	}
 }
 
 // routes decodes the list of routes n, set at at under key.

@@ -33,13 +33,14 @@ type Handler struct {
 	// requests it refuses. Required unless every route is public.
 	Verifier keyauth.Authenticator
 	// Watch, if set, returns a context that is cancelled when the key is
-	// deleted or expires, so that every answer still being sent with it
+	// deleted, disabled or expires, or when the secret presented (of
+	// digest secret) was rolled and its overlap ended, so that every answer still being sent with it
 	// (websockets, streams, long downloads) is closed. It is asked at once
 	// for answers that may last (upgrades, bodies of unknown length), and
 	// for other keyed answers only when their body is read past the
 	// request's first half second, so that short answers never pay a
 	// watch.
-	Watch func(ctx context.Context, keyID string) (context.Context, context.CancelFunc)
+	Watch func(ctx context.Context, keyID string, secret gatehouse.Digest) (context.Context, context.CancelFunc)
 	// Transport reaches the upstreams. If nil, each route gets a transport
 	// of its own (NewTransport) whose ResponseHeaderTimeout is the route's
 	// Timeout. A Transport set here serves every route and must bound its
@@ -138,8 +139,11 @@ func (h *Handler) Init() {
 type forward struct {
 	route *route
 	key   *gatehouse.APIKey
-	path  string // the decoded path that was authorised
-	start time.Time
+	// secret is the digest of the key's secret presented (its current or,
+	// during a roll's overlap, its previous one).
+	secret gatehouse.Digest
+	path   string // the decoded path that was authorised
+	start  time.Time
 	// unwatch ends the watch of the answer, if one was started.
 	unwatch context.CancelFunc
 	// late is the body of a keyed answer of known length (lateWatch);
@@ -222,7 +226,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
-		fw.key = v.Key
+		fw.key, fw.secret = v.Key, v.Secret()
 	}
 	stripUpgrade(r.Header, route.WebSocket)
 	if hasBody {
@@ -376,12 +380,13 @@ func (h *Handler) prepare(resp *http.Response, fw *forward, ctx context.Context)
 	}
 }
 
-// watch starts the watch of the answer's key: deleting or expiring the key
+// watch starts the watch of the answer's key: deleting, disabling or
+// expiring the key, or the end of the overlap of the secret presented,
 // revokes the answer: a websocket gets a close frame, another answer's
 // body is closed, which ends the copy to the client and closes its
 // connection. It returns the watch's context.
 func (h *Handler) watch(reqCtx context.Context, fw *forward, r revoker) context.Context {
-	watch, cancel := h.Watch(reqCtx, fw.key.ID)
+	watch, cancel := h.Watch(reqCtx, fw.key.ID, fw.secret)
 	stop := context.AfterFunc(watch, func() {
 		if reqCtx.Err() == nil {
 			fw.end(revoked)

@@ -138,12 +138,14 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 	// One key check for every caller: the data plane and both management
 	// APIs take it as their Verifier (keyauth.Authenticator).
 	verifier := &keyauth.Verifier{
-		Index:        s.index,
-		Limiter:      limiter,
-		DefaultLimit: cfg.DefaultRateLimit,
-		Usage:        s.usage,
-		Now:          s.now,
-		Registerer:   s.registry,
+		Index:          s.index,
+		Limiter:        limiter,
+		DefaultLimit:   cfg.DefaultRateLimit,
+		Usage:          s.usage,
+		TrustedProxies: cfg.ParsedTrustedProxies,
+		ExpiryWarning:  time.Duration(cfg.ExpiryWarning),
+		Now:            s.now,
+		Registerer:     s.registry,
 	}
 
 	table, err := proxy.NewTable(cfg.ParsedRoutes)
