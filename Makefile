@@ -43,6 +43,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzListQuery$$' -fuzztime $(FUZZTIME) ./mgmtapi
 	$(GO) test -run '^$$' -fuzz '^FuzzPublicLocation$$' -fuzztime $(FUZZTIME) ./proxy
 	$(GO) test -run '^$$' -fuzz '^FuzzLogPath$$' -fuzztime $(FUZZTIME) ./server
+	$(GO) test -run '^$$' -fuzz '^FuzzUpstreamAnswer$$' -fuzztime $(FUZZTIME) ./proxy
+	$(GO) test -run '^$$' -fuzz '^FuzzEscapedPath$$' -fuzztime $(FUZZTIME) ./proxy
+	$(GO) test -run '^$$' -fuzz '^FuzzClientAddr$$' -fuzztime $(FUZZTIME) ./keyauth
+	$(GO) test -run '^$$' -fuzz '^FuzzParseAllowedIP$$' -fuzztime $(FUZZTIME) .
 
 ## bench: micro-benchmarks (key verification, proxy against a bare proxy),
 ## then the load comparison and the 1,000,000-key start-up (bench/run.sh).

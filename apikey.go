@@ -1,6 +1,7 @@
 package gatehouse
 
 import (
+	"net/netip"
 	"strings"
 	"time"
 	"unicode"
@@ -33,6 +34,124 @@ type APIKey struct {
 	CreatedBy string
 	// LastUsedAt is nil until the key's first accepted request.
 	LastUsedAt *time.Time
+
+	// PreviousDigest is the digest of the secret the last roll replaced;
+	// nil before the first roll. It stays after the overlap ends, so that
+	// the old secret is told key_rolled rather than invalid_key.
+	PreviousDigest *Digest
+	// PreviousValidUntil is when the previous secret stops working (the
+	// roll's time plus its overlap); nil before the first roll.
+	PreviousValidUntil *time.Time
+	// PreviousLastUsedAt is the previous secret's last accepted request
+	// since the roll; nil when it has not been used since.
+	PreviousLastUsedAt *time.Time
+	// Disabled keys are refused (key_disabled) until enabled again.
+	Disabled bool
+	// AllowedIPs, when not empty, are the only client addresses the key is
+	// accepted from (a single address is a /32 or /128 prefix).
+	AllowedIPs []netip.Prefix
+	// ReadOnlyGrace is how long after ValidUntil the key still passes
+	// reads; zero for none.
+	ReadOnlyGrace time.Duration
+}
+
+// MaxOverlap bounds a roll's overlap, and MaxReadOnlyGrace a key's
+// read-only grace (contract §8).
+const (
+	MaxOverlap       = 720 * time.Hour
+	MaxReadOnlyGrace = 720 * time.Hour
+)
+
+// MaxAllowedIPs bounds the length of a key's AllowedIPs.
+const MaxAllowedIPs = 100
+
+// InOverlap reports whether the previous secret of a rolled key still
+// works at now.
+func (k *APIKey) InOverlap(now time.Time) bool {
+	return k.PreviousValidUntil != nil && now.Before(*k.PreviousValidUntil)
+}
+
+// InGrace reports whether the key has expired at now but is still inside
+// its read-only grace.
+func (k *APIKey) InGrace(now time.Time) bool {
+	return k.Expired(now) && k.ReadOnlyGrace > 0 && now.Before(k.ValidUntil.Add(k.ReadOnlyGrace))
+}
+
+// AllowsAddr reports whether a request from addr may use the key: always
+// when the key has no AllowedIPs, else only when addr is inside one of
+// them. An IPv4-mapped IPv6 address counts as its IPv4 address.
+func (k *APIKey) AllowsAddr(addr netip.Addr) bool {
+	if len(k.AllowedIPs) == 0 {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, p := range k.AllowedIPs {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseAllowedIPs parses addresses and CIDR ranges, IPv4 or IPv6, into
+// masked prefixes (a lone address becomes a /32 or /128). It refuses
+// zones, more than MaxAllowedIPs entries, and anything else with
+// EInvalidRequest naming the bad entry.
+func ParseAllowedIPs(list []string) ([]netip.Prefix, error) {
+	if len(list) > MaxAllowedIPs {
+		return nil, Errorf(EInvalidRequest, "A key holds at most %d allowed addresses; %d given.", MaxAllowedIPs, len(list))
+	}
+	out := make([]netip.Prefix, 0, len(list))
+	for _, s := range list {
+		p, err := ParseAllowedIP(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// ParseAllowedIP parses one address or CIDR range (see ParseAllowedIPs).
+func ParseAllowedIP(s string) (netip.Prefix, error) {
+	t := strings.TrimSpace(s)
+	bad := func() (netip.Prefix, error) {
+		if len(t) > 64 {
+			t = t[:64] + "..."
+		}
+		return netip.Prefix{}, Errorf(EInvalidRequest,
+			"Allowed address %q is neither an IP address nor a CIDR range (like 203.0.113.7, 10.0.0.0/8 or 2001:db8::/32).", t)
+	}
+	if strings.Contains(t, "/") {
+		p, err := netip.ParsePrefix(t)
+		if err != nil || p.Addr().Zone() != "" {
+			return bad()
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(t)
+	if err != nil || a.Zone() != "" {
+		return bad()
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// FormatAllowedIPs returns the prefixes as the API shows them: a single
+// address without its /32 or /128.
+func FormatAllowedIPs(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		if p.IsSingleIP() {
+			out[i] = p.Addr().String()
+		} else {
+			out[i] = p.String()
+		}
+	}
+	return out
 }
 
 // Expired reports whether the key has expired at now.
@@ -102,18 +221,62 @@ type KeyRenewal struct {
 	RateLimit *RateLimit
 }
 
+// KeyRoll is what RollKey changes: the new secret replaces the key's
+// current one, which becomes its previous secret until PreviousValidUntil.
+type KeyRoll struct {
+	Digest Digest
+	Sealed []byte
+	Hint   string
+	// PreviousValidUntil is the end of the overlap (the roll's time plus
+	// the overlap; the roll's time when there is none).
+	PreviousValidUntil time.Time
+}
+
+// KeyUpdate is what UpdateKey changes: each field that is not nil
+// replaces the key's (a pointer to a zero value clears it).
+type KeyUpdate struct {
+	Name          *string
+	Scopes        *Scopes
+	RateLimit     *RateLimit
+	AllowedIPs    *[]netip.Prefix
+	ReadOnlyGrace *time.Duration
+}
+
+// Apply sets the fields of u on k.
+func (u KeyUpdate) Apply(k *APIKey) {
+	if u.Name != nil {
+		k.Name = *u.Name
+	}
+	if u.Scopes != nil {
+		k.Scopes = *u.Scopes
+	}
+	if u.RateLimit != nil {
+		k.RateLimit = *u.RateLimit
+	}
+	if u.AllowedIPs != nil {
+		k.AllowedIPs = *u.AllowedIPs
+	}
+	if u.ReadOnlyGrace != nil {
+		k.ReadOnlyGrace = *u.ReadOnlyGrace
+	}
+}
+
 // Audit actions.
 const (
-	AuditCreate = "create"
-	AuditReveal = "reveal"
-	AuditRenew  = "renew"
-	AuditDelete = "delete"
+	AuditCreate  = "create"
+	AuditReveal  = "reveal"
+	AuditRenew   = "renew"
+	AuditDelete  = "delete"
+	AuditRoll    = "roll"
+	AuditDisable = "disable"
+	AuditEnable  = "enable"
+	AuditUpdate  = "update"
 )
 
 // AuditEvent is one change to a key, with who made it and when.
 type AuditEvent struct {
 	KeyID  string
-	Action string // AuditCreate, AuditReveal, AuditRenew or AuditDelete
+	Action string // one of the Audit* actions
 	// Actor is "admin:<user>", "key:<id>" or "cli:<os user>".
 	Actor string
 	At    time.Time
@@ -126,9 +289,13 @@ type Usage struct {
 	Count int64
 	// LastUsedAt is the time of the latest request counted.
 	LastUsedAt time.Time
+	// PreviousLastUsedAt is the time of the latest request counted that
+	// presented the key's previous secret (a roll's overlap); zero when
+	// none did.
+	PreviousLastUsedAt time.Time
 }
 
-// KeyChange records that a key was created, renewed or deleted. Revisions
+// KeyChange records that a key was created, changed or deleted. Revisions
 // grow strictly in the order the changes were committed.
 type KeyChange struct {
 	Revision int64

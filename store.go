@@ -35,7 +35,7 @@ type Store interface {
 
 // KeyStore is the part of a Store about keys: the keys, their audit log,
 // and the change log that key indexes follow. keys.Service creates, finds,
-// renews and deletes keys and reads their audit log (keys.Store);
+// renews, rolls, disables, enables, updates and deletes keys and reads their audit log (keys.Store);
 // keyindex.Index loads every key and follows the change log
 // (keyindex.Store).
 type KeyStore interface {
@@ -62,6 +62,21 @@ type KeyStore interface {
 	// DeleteKey removes the key, records an AuditDelete event by actor and a
 	// change. Returns ENotFound.
 	DeleteKey(ctx context.Context, id, actor string) error
+	// RollKey replaces the key's secret (r's digest, sealed key and
+	// hint); the secret it had becomes PreviousDigest until
+	// r.PreviousValidUntil, with no PreviousLastUsedAt. It records an
+	// AuditRoll event by actor and a change, and returns the key. Returns
+	// ENotFound.
+	RollKey(ctx context.Context, id string, r KeyRoll, actor string) (*APIKey, error)
+	// SetKeyDisabled disables (or enables) the key, records an
+	// AuditDisable (or AuditEnable) event by actor and a change, and
+	// returns the key. Returns ENotFound.
+	SetKeyDisabled(ctx context.Context, id string, disabled bool, actor string) (*APIKey, error)
+	// UpdateKey sets the fields of u that are not nil, records an
+	// AuditUpdate event by actor and a change, and returns the key.
+	// Returns ENotFound, or ENameTaken if another key has the new name
+	// case-insensitively.
+	UpdateKey(ctx context.Context, id string, u KeyUpdate, actor string) (*APIKey, error)
 
 	// RecordAudit appends an event to the audit log (used for reveals).
 	RecordAudit(ctx context.Context, e AuditEvent) error

@@ -12,10 +12,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -88,6 +90,14 @@ type Config struct {
 	// gatehouse_keys_expiring_soon (GATEHOUSE_EXPIRY_WARNING). Default:
 	// 168h (7 days).
 	ExpiryWarning Duration `yaml:"expiry_warning"`
+	// TrustedProxies are the CIDR ranges (or single addresses) of the
+	// proxies in front of the gateway whose X-Forwarded-For is believed:
+	// a request from one of them is taken to come from the right-most
+	// X-Forwarded-For address that is not itself trusted; a key's
+	// allowedIps are checked against that address
+	// (GATEHOUSE_TRUSTED_PROXIES, comma-separated). Default: none (the
+	// TCP peer is the client, and X-Forwarded-For is never read).
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// SecureCookies marks the Settings session cookie Secure; set it when a
 	// TLS-terminating proxy stands in front (GATEHOUSE_SECURE_COOKIES).
 	// Default: false (the cookie is Secure anyway on TLS connections).
@@ -113,6 +123,8 @@ type Config struct {
 	// ParsedLogLevel is LogLevel as a slog.Level, for the logger's
 	// handler.
 	ParsedLogLevel slog.Level `yaml:"-"`
+	// ParsedTrustedProxies are TrustedProxies as masked prefixes.
+	ParsedTrustedProxies []netip.Prefix `yaml:"-"`
 
 	// pos says where each key path (listen, routes[1], routes[1].timeout)
 	// was set, for the problems Validate reports; Parse and Load fill it.
@@ -293,6 +305,7 @@ var Env = []EnvVar{
 	{"GATEHOUSE_STORE_OUTAGE_GRACE", "store_outage_grace"},
 	{"GATEHOUSE_USAGE_FLUSH_INTERVAL", "usage_flush_interval"},
 	{"GATEHOUSE_EXPIRY_WARNING", "expiry_warning"},
+	{"GATEHOUSE_TRUSTED_PROXIES", "trusted_proxies"},
 	{"GATEHOUSE_SECURE_COOKIES", "secure_cookies"},
 	{"GATEHOUSE_LOG_FORMAT", "log_format"},
 	{"GATEHOUSE_LOG_LEVEL", "log_level"},
@@ -364,6 +377,15 @@ func (c *Config) validate() []problem {
 		case time.Duration(d.v) < d.min:
 			bad(d.key, "must be at least %s: %s (got %s)", d.min, d.why, time.Duration(d.v))
 		}
+	}
+	c.ParsedTrustedProxies = nil
+	for i, v := range c.TrustedProxies {
+		p, err := gatehouse.ParseAllowedIP(v)
+		if err != nil {
+			bad("trusted_proxies["+strconv.Itoa(i)+"]", "must be an IP address or a CIDR range such as 10.0.0.0/8 (got %q)", v)
+			continue
+		}
+		c.ParsedTrustedProxies = append(c.ParsedTrustedProxies, p)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("log_format", "must be text or json (got %q)", c.LogFormat)

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -254,5 +255,34 @@ func TestRouteProblems(t *testing.T) {
 	}
 	if got := err.Error(); got != want {
 		t.Errorf("Validate() =\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestTrustedProxies: trusted_proxies is a list of addresses and CIDR
+// ranges in the file, comma-separated in GATEHOUSE_TRUSTED_PROXIES, empty
+// by default; a bad entry is named.
+func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, "trusted_proxies: [10.0.0.0/8, \"2001:db8::1\"]\n")
+	c, err := config.Load(p, func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("Load() = %v", err)
+	}
+	if got := fmt.Sprint(c.ParsedTrustedProxies); got != "[10.0.0.0/8 2001:db8::1/128]" {
+		t.Errorf("ParsedTrustedProxies = %s", got)
+	}
+	env := map[string]string{"GATEHOUSE_TRUSTED_PROXIES": "192.0.2.0/24, 198.51.100.7"}
+	if c, err = config.Load(p, func(k string) string { return env[k] }); err != nil {
+		t.Fatalf("Load() with env = %v", err)
+	}
+	if got := fmt.Sprint(c.ParsedTrustedProxies); got != "[192.0.2.0/24 198.51.100.7/32]" {
+		t.Errorf("ParsedTrustedProxies from env = %s", got)
+	}
+	if c, err = config.Load("", func(string) string { return "" }); err != nil || len(c.ParsedTrustedProxies) != 0 {
+		t.Errorf("default trusted proxies = %v, %v; want none", c.ParsedTrustedProxies, err)
+	}
+	_, err = config.Load(writeFile(t, "trusted_proxies: [10.0.0.0/8, example.com]\n"), func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "trusted_proxies[1]") || !strings.Contains(err.Error(), "example.com") {
+		t.Errorf("Load(bad trusted proxy) = %v, want a problem naming trusted_proxies[1]", err)
 	}
 }

@@ -299,6 +299,14 @@ func (d *decoder) environment(getenv func(string) string) {
 				continue
 			}
 			d.routes(firstNode(&doc), e.Key, at)
+		case *[]string:
+			// A comma-separated list.
+			*ptr = nil
+			for item := range strings.SplitSeq(v, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					*ptr = append(*ptr, item)
+				}
+			}
 		case *bool:
 			b, err := strconv.ParseBool(strings.TrimSpace(v))
 			if err != nil {
@@ -504,6 +512,8 @@ func (d *decoder) configKey(f field, key string, at position, v *yaml.Node) {
 		d.routes(v, key, at)
 	case *TLS, *Tracing:
 		d.section(v, key, at, reflect.ValueOf(ptr).Elem())
+	case *[]string:
+		d.strings(v, key, at, ptr)
 	default:
 		d.scalar(v, key, at, ptr)
 	}
@@ -524,6 +534,28 @@ func (d *decoder) section(n *yaml.Node, key string, at position, s reflect.Value
 		d.set(key, at)
 		d.scalar(v, key, at, s.Field(f.index).Addr().Interface())
 	})
+}
+
+// strings decodes the list of strings n into ptr, or records why it
+// cannot under key. A null empties the list.
+func (d *decoder) strings(n *yaml.Node, key string, at position, ptr *[]string) {
+	list := resolve(n)
+	*ptr = nil
+	if isNull(list) {
+		return
+	}
+	if list.Kind != yaml.SequenceNode {
+		d.fail(at, key, "must be a list of strings (got %s)", kindName(list))
+		return
+	}
+	for i, item := range list.Content {
+		v := resolve(item)
+		if v.Kind != yaml.ScalarNode {
+			d.fail(d.at(item), key+"["+strconv.Itoa(i)+"]", "must be a string (got %s)", kindName(v))
+			continue
+		}
+		*ptr = append(*ptr, v.Value)
+	}
 }
 
 // routes decodes the list of routes n, set at at under key.

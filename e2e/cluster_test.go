@@ -60,3 +60,40 @@ func TestClusterPropagationDelay(t *testing.T) {
 	sort.Slice(delays, func(i, j int) bool { return delays[i] < delays[j] })
 	t.Logf("propagation A→B over %d creates: p50 %v, p99 %v, max %v", len(delays), delays[len(delays)/2], delays[len(delays)*99/100], delays[len(delays)-1])
 }
+
+// TestClusterDayTwo: a roll, a disable and an address change made on node
+// A hold on node B within a second (PostgreSQL's NOTIFY, else the poll).
+func TestClusterDayTwo(t *testing.T) {
+	t.Parallel()
+	a, b := twoNodes(t)
+	ctx := context.Background()
+	admin := keys.Admin("test")
+	id, old := a.key(t, "cluster day two", "assets:read")
+	url := b.URL + "/api/v2/assets"
+	waitStatus(t, url, old, 200, time.Second)
+
+	_, secret, err := a.Keys().Roll(ctx, id, 0, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := secret.Reveal()
+	a.RememberSecret(next)
+	b.RememberSecret(next)
+	t.Logf("roll on A: old secret refused on B after %v", waitCode(t, url, old, 401, "key_rolled", time.Second))
+	waitStatus(t, url, next, 200, time.Second)
+
+	if _, err := a.Keys().SetDisabled(ctx, id, true, admin); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("disable on A: refused on B after %v", waitCode(t, url, next, 401, "key_disabled", time.Second))
+	if _, err := a.Keys().SetDisabled(ctx, id, false, admin); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, url, next, 200, time.Second)
+
+	ips := []string{"203.0.113.7"}
+	if _, err := a.Keys().Update(ctx, id, keys.UpdateRequest{AllowedIPs: &ips}, admin); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("allowedIps on A: refused on B after %v", waitCode(t, url, next, 403, "ip_not_allowed", time.Second))
+}

@@ -16,6 +16,7 @@ import (
 
 	"gatehouse/config"
 	"gatehouse/gatehousetest"
+	"gatehouse/keys"
 )
 
 // reloadRoutes are the routes of the reload tests: assets and a slow
@@ -259,5 +260,50 @@ func TestReloadUnderLoad(t *testing.T) {
 	t.Logf("%d requests during 40 reloads, %d failed", sent.Load(), failed.Load())
 	if failed.Load() != 0 {
 		t.Errorf("%d of %d requests failed during reloads", failed.Load(), sent.Load())
+	}
+}
+
+// TestReloadTrustedProxies: trusted_proxies changes with a reload: a key
+// bound to an address passes through a proxy only once the proxy is
+// trusted, and no longer once it is not.
+func TestReloadTrustedProxies(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	_, key := g.MustCreateKey(t, keys.CreateRequest{Name: "bound", Scopes: []string{"assets:read"}, AllowedIPs: []string{"203.0.113.7"}})
+	behindProxy := func() int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", g.URL+"/api/v2/assets/1", nil)
+		req.Header.Set("X-API-Key", key)
+		req.Header.Set("X-Forwarded-For", "203.0.113.7")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := behindProxy(); got != http.StatusForbidden {
+		t.Fatalf("through an untrusted proxy = %d, want 403", got)
+	}
+	trusted := *g.Config
+	trusted.TrustedProxies = []string{"127.0.0.1"}
+	if err := trusted.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Reload(func() (*config.Config, error) { return &trusted, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := behindProxy(); got != 200 {
+		t.Errorf("through a proxy trusted by the reload = %d, want 200", got)
+	}
+	untrusted := *g.Config
+	if err := g.Reload(func() (*config.Config, error) { return &untrusted, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := behindProxy(); got != http.StatusForbidden {
+		t.Errorf("through a proxy no longer trusted = %d, want 403", got)
+	}
+	if strings.Contains(g.Log.String(), "take effect only after a restart") {
+		t.Errorf("trusted_proxies named as needing a restart:\n%s", g.Log.String())
 	}
 }

@@ -18,12 +18,17 @@ const Header = "X-API-Key"
 // non-canonical name on every call, which allocates on every request.
 const HeaderKey = "X-Api-Key"
 
+// ExpiresHeaderKey is the header that tells a client when the secret it
+// presented ends, once that is within the expiry warning (contract §8):
+// X-API-Key-Expires, as net/http stores it.
+const ExpiresHeaderKey = "X-Api-Key-Expires"
+
 // HTTPStatus returns the HTTP status of the outcome.
 func (s Status) HTTPStatus() int {
 	switch s {
-	case StatusMissing, StatusInvalid, StatusExpired:
+	case StatusMissing, StatusInvalid, StatusRolled, StatusDisabled, StatusExpired:
 		return http.StatusUnauthorized
-	case StatusInsufficientScope:
+	case StatusIPNotAllowed, StatusInsufficientScope:
 		return http.StatusForbidden
 	case StatusRateLimited:
 		return http.StatusTooManyRequests
@@ -48,17 +53,25 @@ type Authenticator interface {
 
 // Authenticate is the HTTP adapter of Check: it reads the X-API-Key
 // header (every value, indexed by HeaderKey) and the access the method
-// needs, runs Check, records the key's ID and a refusal's outcome in the
-// request's gatehouse.RequestInfo, and writes the refusal
-// (WriteRejection) or, when the request may go on, the rate headers
-// (SetRateHeaders). It allocates nothing beyond what Check and the rate
-// headers do.
+// needs, and the client's address (RemoteAddr and X-Forwarded-For), runs
+// Check, records the key's ID and a refusal's outcome in the request's
+// gatehouse.RequestInfo, sets X-API-Key-Expires when the verdict has an
+// Expires, and writes the refusal (WriteRejection) or, when the request
+// may go on, the rate headers (SetRateHeaders). It allocates nothing
+// beyond what Check and the rate headers do for a key that is not about
+// to expire.
 func (v *Verifier) Authenticate(w http.ResponseWriter, r *http.Request, scope string) (Verdict, bool) {
 	ctx := r.Context()
-	verdict := v.Check(ctx, Request{Presented: r.Header[HeaderKey], Scope: scope, Access: gatehouse.MethodAccess(r.Method)})
+	verdict := v.Check(ctx, Request{
+		Presented: r.Header[HeaderKey], Scope: scope, Access: gatehouse.MethodAccess(r.Method),
+		RemoteAddr: r.RemoteAddr, ForwardedFor: r.Header["X-Forwarded-For"],
+	})
 	info := gatehouse.RequestInfoFromContext(ctx)
 	if verdict.Key != nil {
 		info.KeyID = verdict.Key.ID
+	}
+	if !verdict.Expires.IsZero() {
+		w.Header()[ExpiresHeaderKey] = []string{verdict.Expires.UTC().Format(time.RFC3339)}
 	}
 	if !verdict.OK() {
 		info.Outcome = verdict.Status.Code()

@@ -1,7 +1,8 @@
 // Package keyauth is the API key check.
 //
 // Its core (verifier.go) is a function from a Request (the presented
-// X-API-Key values, the scope a route needs, the access a method needs) to
+// X-API-Key values, the scope a route needs, the access a method needs,
+// the client's address as the connection and X-Forwarded-For give it) to
 // a Verdict: Verifier.Check runs the checks in the contract's order with
 // the time read once. Failed checks are Status values, not errors. The
 // core does not import net/http.
@@ -23,7 +24,10 @@ const (
 	StatusValid Status = iota
 	StatusMissing
 	StatusInvalid
+	StatusRolled
+	StatusDisabled
 	StatusExpired
+	StatusIPNotAllowed
 	StatusInsufficientScope
 	StatusRateLimited
 	StatusUnavailable
@@ -36,8 +40,14 @@ func (s Status) Code() string {
 		return gatehouse.EMissingKey
 	case StatusInvalid:
 		return gatehouse.EInvalidKey
+	case StatusRolled:
+		return gatehouse.EKeyRolled
+	case StatusDisabled:
+		return gatehouse.EKeyDisabled
 	case StatusExpired:
 		return gatehouse.EKeyExpired
+	case StatusIPNotAllowed:
+		return gatehouse.EIPNotAllowed
 	case StatusInsufficientScope:
 		return gatehouse.EInsufficientScope
 	case StatusRateLimited:
@@ -55,8 +65,14 @@ func (s Status) message() string {
 		return "This endpoint needs an API key in the X-API-Key header."
 	case StatusInvalid:
 		return "The API key is not valid."
+	case StatusRolled:
+		return "This secret of the API key was replaced by a roll and its overlap has ended; use the key's new secret."
+	case StatusDisabled:
+		return "The API key is disabled; an administrator can enable it."
 	case StatusExpired:
 		return "The API key has expired; an administrator can renew it."
+	case StatusIPNotAllowed:
+		return "The API key is not allowed from this client address."
 	case StatusInsufficientScope:
 		return "The API key is not allowed this endpoint with this method."
 	case StatusRateLimited:

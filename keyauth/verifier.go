@@ -2,6 +2,7 @@ package keyauth
 
 import (
 	"context"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -28,9 +29,12 @@ type Limiter interface {
 	Allow(ctx context.Context, key string, limit gatehouse.RateLimit, now time.Time) (gatehouse.RateDecision, error)
 }
 
-// UsageRecorder counts accepted requests (usage.Recorder).
+// UsageRecorder counts accepted requests (usage.Recorder): Record those
+// with a key's current secret, RecordPrevious those with its previous one
+// (during a roll's overlap).
 type UsageRecorder interface {
 	Record(keyID string, now time.Time)
+	RecordPrevious(keyID string, now time.Time)
 }
 
 // Verdict is the result of a check.
@@ -43,6 +47,23 @@ type Verdict struct {
 	Rate gatehouse.RateDecision
 	// Limited is true when a rate limit applied to the request.
 	Limited bool
+	// Previous is true when the secret presented is the key's previous
+	// one (a roll's overlap, or after it: StatusRolled).
+	Previous bool
+	// Expires, when not zero, is the end of the secret presented (the
+	// key's ValidUntil, or the overlap's end for a previous secret), and
+	// it is within the Verifier's ExpiryWarning or past (read-only
+	// grace): the adapter sends it as X-API-Key-Expires.
+	Expires time.Time
+}
+
+// Secret returns the digest of the secret presented, when the key was
+// found: the key's current one, or its previous one (Previous).
+func (v Verdict) Secret() gatehouse.Digest {
+	if v.Previous && v.Key.PreviousDigest != nil {
+		return *v.Key.PreviousDigest
+	}
+	return v.Key.Digest
 }
 
 // OK reports whether the request may proceed.
@@ -55,10 +76,18 @@ type Verifier struct {
 	// Limiter enforces rate limits. If nil, there are none.
 	Limiter Limiter
 	// DefaultLimit applies to keys without their own. Zero means none.
-	// SetDefaultLimit replaces it while the Verifier serves.
+	// SetPolicy replaces it while the Verifier serves, as it does
+	// TrustedProxies and ExpiryWarning.
 	DefaultLimit gatehouse.RateLimit
 	// Usage counts accepted requests. If nil, nothing is counted.
 	Usage UsageRecorder
+	// TrustedProxies are the peers whose X-Forwarded-For is read for the
+	// client's address (see ClientAddr). If empty, the TCP peer is the
+	// client.
+	TrustedProxies []netip.Prefix
+	// ExpiryWarning is how long before its end a secret's answers carry
+	// Verdict.Expires. Zero means gatehouse.DefaultExpiryWarning.
+	ExpiryWarning time.Duration
 	// Now returns the current time. If nil, time.Now is used.
 	Now func() time.Time
 	// Registerer receives gatehouse_keyauth_rejections_total. If nil,
@@ -66,13 +95,31 @@ type Verifier struct {
 	Registerer prometheus.Registerer
 
 	rejections *prometheus.CounterVec
-	// limit is the default limit once SetDefaultLimit has set one.
-	limit atomic.Pointer[gatehouse.RateLimit]
+	// policy replaces DefaultLimit, TrustedProxies and ExpiryWarning once
+	// SetPolicy has set one.
+	policy atomic.Pointer[Policy]
 }
 
-// SetDefaultLimit replaces DefaultLimit for the checks that start from now
-// on (a config reload).
-func (v *Verifier) SetDefaultLimit(l gatehouse.RateLimit) { v.limit.Store(&l) }
+// Policy is what a config reload may change of the check, read once per
+// check.
+type Policy struct {
+	DefaultLimit   gatehouse.RateLimit
+	TrustedProxies []netip.Prefix
+	ExpiryWarning  time.Duration
+}
+
+// SetPolicy replaces DefaultLimit, TrustedProxies and ExpiryWarning, at
+// once, for the checks that start from now on (a config reload). p must
+// not be changed afterwards.
+func (v *Verifier) SetPolicy(p Policy) { v.policy.Store(&p) }
+
+// currentPolicy returns the policy set last, or the Verifier's fields.
+func (v *Verifier) currentPolicy() Policy {
+	if p := v.policy.Load(); p != nil {
+		return *p
+	}
+	return Policy{DefaultLimit: v.DefaultLimit, TrustedProxies: v.TrustedProxies, ExpiryWarning: v.ExpiryWarning}
+}
 
 // Init registers the metrics. Call it once before the first Check when a
 // Registerer is set. Like every package's metrics, they are registered
@@ -85,7 +132,8 @@ func (v *Verifier) Init() {
 		Name: "gatehouse_keyauth_rejections_total",
 		Help: "Requests refused by the key check, by reason (the error code).",
 	}, []string{"reason"})
-	for _, s := range []Status{StatusMissing, StatusInvalid, StatusExpired, StatusInsufficientScope, StatusRateLimited, StatusUnavailable} {
+	for _, s := range []Status{StatusMissing, StatusInvalid, StatusRolled, StatusDisabled, StatusExpired,
+		StatusIPNotAllowed, StatusInsufficientScope, StatusRateLimited, StatusUnavailable} {
 		v.rejections.WithLabelValues(s.Code())
 	}
 	v.Registerer.MustRegister(v.rejections)
@@ -96,9 +144,8 @@ func (v *Verifier) Init() {
 // another engine could fill it from its own.
 //
 // The checks still to come in the contract's order add their inputs here,
-// so that each lands in Check and nowhere else: the client's address (for
-// a key's allowed IPs), the Authorization header's bearer token, and the
-// request's signature.
+// so that each lands in Check and nowhere else: the Authorization
+// header's bearer token, and the request's signature.
 type Request struct {
 	// Presented is every value of the X-API-Key header, in order: none
 	// when the header was not sent. An empty value counts as invalid, not
@@ -109,17 +156,28 @@ type Request struct {
 	// Access is the access the request's method needs
 	// (gatehouse.MethodAccess).
 	Access gatehouse.Access
+	// RemoteAddr is the TCP peer's "host:port", and ForwardedFor every
+	// value of X-Forwarded-For: the client's address is read from them
+	// (ClientAddr) only for a key with allowed addresses.
+	RemoteAddr   string
+	ForwardedFor []string
 }
 
 // Check runs the checks in the contract's order: missing, invalid (more
-// than one value, malformed or bad checksum, unknown), expired, scope, rate
-// limit. The time is captured once. Only a valid request is counted as
-// usage.
+// than one value, malformed or bad checksum, unknown), rolled (a previous
+// secret after its overlap), disabled, expired (reads inside a key's
+// read-only grace pass), client address (a key's allowed addresses),
+// scope, rate limit. The time is captured once. Only a valid request is
+// counted as usage, as the current or the previous secret's.
 func (v *Verifier) Check(ctx context.Context, req Request) Verdict {
 	now := v.now()
 	verdict := v.check(ctx, req, now)
 	if verdict.Status == StatusValid {
-		if v.Usage != nil {
+		switch {
+		case v.Usage == nil:
+		case verdict.Previous:
+			v.Usage.RecordPrevious(verdict.Key.ID, now)
+		default:
 			v.Usage.Record(verdict.Key.ID, now)
 		}
 	} else if v.rejections != nil {
@@ -149,33 +207,74 @@ func (v *Verifier) check(ctx context.Context, req Request, now time.Time) Verdic
 		// created a moment ago by the CLI or another node.
 		k, ok = v.Index.Lookup(d)
 	}
-	if !ok || !k.Digest.Equal(d) {
+	if !ok {
 		return Verdict{Status: StatusInvalid}
 	}
-	if k.Expired(now) {
-		return Verdict{Status: StatusExpired, Key: k}
+	verdict := Verdict{Key: k}
+	if !k.Digest.Equal(d) {
+		if k.PreviousDigest == nil || !k.PreviousDigest.Equal(d) {
+			return Verdict{Status: StatusInvalid}
+		}
+		verdict.Previous = true
+		if !k.InOverlap(now) {
+			verdict.Status = StatusRolled
+			return verdict
+		}
+	}
+	if k.Disabled {
+		verdict.Status = StatusDisabled
+		return verdict
+	}
+	policy := v.currentPolicy()
+	verdict.Expires = expires(k, verdict.Previous, now, policy.ExpiryWarning)
+	if k.Expired(now) && (req.Access != gatehouse.AccessRead || !k.InGrace(now)) {
+		verdict.Status = StatusExpired
+		return verdict
+	}
+	// A key without allowed addresses pays one length check here.
+	if len(k.AllowedIPs) > 0 && !k.AllowsAddr(ClientAddr(req.RemoteAddr, req.ForwardedFor, policy.TrustedProxies)) {
+		verdict.Status = StatusIPNotAllowed
+		return verdict
 	}
 	if !k.Scopes.Allows(req.Scope, req.Access) {
-		return Verdict{Status: StatusInsufficientScope, Key: k}
+		verdict.Status = StatusInsufficientScope
+		return verdict
 	}
 	limit := k.RateLimit
 	if limit.IsZero() {
-		limit = v.DefaultLimit
-		if l := v.limit.Load(); l != nil {
-			limit = *l
-		}
+		limit = policy.DefaultLimit
 	}
 	if v.Limiter == nil || limit.IsZero() {
-		return Verdict{Status: StatusValid, Key: k}
+		return verdict
 	}
 	dec, err := v.Limiter.Allow(ctx, k.ID, limit, now)
 	if err != nil {
-		return Verdict{Status: StatusUnavailable, Key: k}
+		verdict.Status = StatusUnavailable
+		return verdict
 	}
+	verdict.Rate, verdict.Limited = dec, true
 	if !dec.Allowed {
-		return Verdict{Status: StatusRateLimited, Key: k, Rate: dec, Limited: true}
+		verdict.Status = StatusRateLimited
 	}
-	return Verdict{Status: StatusValid, Key: k, Rate: dec, Limited: true}
+	return verdict
+}
+
+// expires returns the end of the secret presented when it is within the
+// expiry warning window (zero: gatehouse.DefaultExpiryWarning), or past,
+// in a read-only grace, else the zero time. A previous secret ends with
+// its overlap, or with the key if that is sooner.
+func expires(k *gatehouse.APIKey, previous bool, now time.Time, window time.Duration) time.Time {
+	end := k.ValidUntil
+	if previous && (end == nil || k.PreviousValidUntil.Before(*end)) {
+		end = k.PreviousValidUntil
+	}
+	if window <= 0 {
+		window = gatehouse.DefaultExpiryWarning
+	}
+	if end == nil || end.Sub(now) > window {
+		return time.Time{}
+	}
+	return *end
 }
 
 func (v *Verifier) now() time.Time {

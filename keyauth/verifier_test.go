@@ -73,9 +73,16 @@ func TestCheckCatchesUp(t *testing.T) {
 	}
 }
 
-type usage struct{ n map[string]int }
+type usage struct{ n, previous map[string]int }
 
 func (u *usage) Record(id string, _ time.Time) { u.n[id]++ }
+func (u *usage) RecordPrevious(id string, _ time.Time) {
+	u.n[id]++
+	if u.previous == nil {
+		u.previous = map[string]int{}
+	}
+	u.previous[id]++
+}
 
 func TestCheck(t *testing.T) {
 	t.Parallel()

@@ -2,7 +2,8 @@
 // so that verifying a key costs no store round trip and an unknown or
 // random key never reaches the store. An Index follows the store's change
 // log (Sync, Run), and cancels the contexts of long-lived connections
-// (Watch) when their key is removed or expires.
+// (Watch) when their key is removed, disabled or expires, or their secret
+// was rolled and its overlap ended.
 package keyindex
 
 import (
@@ -234,15 +235,11 @@ func (x *Index) readAll(ctx context.Context) ([]*gatehouse.APIKey, error) {
 	return all, nil
 }
 
-// install makes t the index's table and cancels the watches of keys that
-// are not in it.
+// install makes t the index's table and cancels the watches that must
+// end with it (keys removed, disabled, rolled).
 func (x *Index) install(t *table) {
 	x.tab.Store(t)
-	for _, id := range x.watches.keyIDs() {
-		if _, ok := t.get(id); !ok {
-			x.watches.cancelKey(id, ErrKeyRemoved)
-		}
-	}
+	x.checkWatches()
 }
 
 func (x *Index) sync(ctx context.Context) error {
@@ -267,7 +264,6 @@ func (x *Index) sync(ctx context.Context) error {
 	}
 	seen := make(map[string]bool, len(changes))
 	e := x.tab.Load().edit()
-	var removed []string
 	last := x.rev
 	for _, c := range changes {
 		last = max(last, c.Revision)
@@ -278,9 +274,7 @@ func (x *Index) sync(ctx context.Context) error {
 		k, err := x.store.FindKeyByID(ctx, c.KeyID)
 		switch {
 		case gatehouse.ErrorCode(err) == gatehouse.ENotFound:
-			if e.remove(c.KeyID) {
-				removed = append(removed, c.KeyID)
-			}
+			e.remove(c.KeyID)
 		case err != nil:
 			return fmt.Errorf("sync keys: %w", err)
 		default:
@@ -288,11 +282,8 @@ func (x *Index) sync(ctx context.Context) error {
 			e.put(k)
 		}
 	}
-	x.tab.Store(e.t)
+	x.install(e.t)
 	x.rev = last
-	for _, id := range removed {
-		x.watches.cancelKey(id, ErrKeyRemoved)
-	}
 	return nil
 }
 

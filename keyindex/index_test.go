@@ -192,9 +192,9 @@ func TestWatch(t *testing.T) {
 		if err := x.Load(t.Context()); err != nil {
 			t.Fatalf("Load() = %v", err)
 		}
-		wctx, stop := x.Watch(t.Context(), k.ID)
+		wctx, stop := x.Watch(t.Context(), k.ID, k.Digest)
 		defer stop()
-		octx, ostop := x.Watch(t.Context(), other.ID)
+		octx, ostop := x.Watch(t.Context(), other.ID, other.Digest)
 		defer ostop()
 		if err := cli.DeleteKey(t.Context(), k.ID, "cli:test"); err != nil {
 			t.Fatalf("DeleteKey() = %v", err)
@@ -224,7 +224,7 @@ func TestWatch(t *testing.T) {
 		if err := x.Load(t.Context()); err != nil {
 			t.Fatalf("Load() = %v", err)
 		}
-		wctx, stop := x.Watch(t.Context(), k.ID)
+		wctx, stop := x.Watch(t.Context(), k.ID, k.Digest)
 		defer stop()
 		clk.Add(59 * time.Minute)
 		select {
@@ -245,7 +245,7 @@ func TestWatch(t *testing.T) {
 		k, _ := newKey("replaced", nil)
 		x := keyindex.New(gw, keyindex.Options{})
 		x.Replace([]*gatehouse.APIKey{k})
-		wctx, stop := x.Watch(t.Context(), k.ID)
+		wctx, stop := x.Watch(t.Context(), k.ID, k.Digest)
 		defer stop()
 		if err := x.Load(t.Context()); err != nil { // the store does not have k
 			t.Fatalf("Load() = %v", err)
@@ -263,13 +263,14 @@ func TestWatch(t *testing.T) {
 		x.Replace([]*gatehouse.APIKey{expired})
 		tests := []struct {
 			name, id string
+			digest   gatehouse.Digest
 			want     error
 		}{
-			{"Unknown", "key_unknown", keyindex.ErrKeyRemoved},
-			{"Expired", expired.ID, keyindex.ErrKeyExpired},
+			{"Unknown", "key_unknown", gatehouse.Digest{}, keyindex.ErrKeyRemoved},
+			{"Expired", expired.ID, expired.Digest, keyindex.ErrKeyExpired},
 		}
 		for _, tt := range tests {
-			wctx, stop := x.Watch(t.Context(), tt.id)
+			wctx, stop := x.Watch(t.Context(), tt.id, tt.digest)
 			stop()
 			if !errors.Is(context.Cause(wctx), tt.want) {
 				t.Errorf("%s: Cause = %v, want %v", tt.name, context.Cause(wctx), tt.want)
@@ -286,8 +287,8 @@ func TestWatch(t *testing.T) {
 		x := keyindex.New(nil, keyindex.Options{})
 		x.Replace([]*gatehouse.APIKey{k})
 		parent, cancelParent := context.WithCancel(t.Context())
-		_, stop1 := x.Watch(parent, k.ID)
-		_, stop2 := x.Watch(t.Context(), k.ID)
+		_, stop1 := x.Watch(parent, k.ID, k.Digest)
+		_, stop2 := x.Watch(t.Context(), k.ID, k.Digest)
 		if n := x.OpenWatches(); n != 2 {
 			t.Fatalf("OpenWatches() = %d, want 2", n)
 		}

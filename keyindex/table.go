@@ -37,22 +37,14 @@ func idShard(id string) int {
 func newTable(keys []*gatehouse.APIKey) *table {
 	t := &table{}
 	per := len(keys)/shards + 1
+	e := &edit{t: t}
 	for i := range shards {
 		t.byDigest[i] = make(map[gatehouse.Digest]*gatehouse.APIKey, per)
 		t.byID[i] = make(map[string]*gatehouse.APIKey, per)
+		e.digestCopy[i], e.idCopy[i] = true, true // the maps are the table's own
 	}
 	for _, k := range keys {
-		if old, ok := t.byID[idShard(k.ID)][k.ID]; ok {
-			delete(t.byDigest[digestShard(&old.Digest)], old.Digest)
-			t.n--
-		}
-		if old, ok := t.byDigest[digestShard(&k.Digest)][k.Digest]; ok {
-			delete(t.byID[idShard(old.ID)], old.ID)
-			t.n--
-		}
-		t.byDigest[digestShard(&k.Digest)][k.Digest] = k
-		t.byID[idShard(k.ID)][k.ID] = k
-		t.n++
+		e.put(k)
 	}
 	return t
 }
@@ -109,23 +101,43 @@ func (e *edit) idShard(id string) map[string]*gatehouse.APIKey {
 	return e.t.byID[i]
 }
 
-// remove deletes the key with the ID and reports whether there was one.
+// remove deletes the key with the ID, by both of its digests, and reports
+// whether there was one.
 func (e *edit) remove(id string) bool {
 	old, ok := e.t.get(id)
 	if !ok {
 		return false
 	}
 	delete(e.idShard(id), id)
-	delete(e.digestShard(&old.Digest), old.Digest)
+	e.removeDigest(&old.Digest, old)
+	if old.PreviousDigest != nil {
+		e.removeDigest(old.PreviousDigest, old)
+	}
 	e.t.n--
 	return true
 }
 
-// put adds k, or replaces the key with its ID.
+// removeDigest deletes d if it leads to k.
+func (e *edit) removeDigest(d *gatehouse.Digest, k *gatehouse.APIKey) {
+	if cur, ok := e.t.lookup(d); ok && cur == k {
+		delete(e.digestShard(d), *d)
+	}
+}
+
+// put adds k, or replaces the key with its ID. A key is found by its
+// digest and, after a roll, by its previous digest too: at most two
+// entries. A digest belongs to one key: another key holding either is
+// removed.
 func (e *edit) put(k *gatehouse.APIKey) {
 	e.remove(k.ID)
 	if other, ok := e.t.lookup(&k.Digest); ok {
-		e.remove(other.ID) // a digest belongs to one key
+		e.remove(other.ID)
+	}
+	if k.PreviousDigest != nil {
+		if other, ok := e.t.lookup(k.PreviousDigest); ok {
+			e.remove(other.ID)
+		}
+		e.digestShard(k.PreviousDigest)[*k.PreviousDigest] = k
 	}
 	e.idShard(k.ID)[k.ID] = k
 	e.digestShard(&k.Digest)[k.Digest] = k

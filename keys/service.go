@@ -1,5 +1,5 @@
 // Package keys is the one place where API keys are created, revealed,
-// renewed and deleted. The management API, the CLI and the Settings UI are
+// renewed, rolled, disabled, enabled, changed and deleted. The management API, the CLI and the Settings UI are
 // thin layers over its Service, so that validation, sealing, auditing and
 // the bound on what an API key may change (see Caller) are the same
 // whichever way a caller comes in.
@@ -23,6 +23,9 @@ type Store interface {
 	FindKeys(ctx context.Context, f gatehouse.KeyFilter) ([]*gatehouse.APIKey, int, error)
 	RenewKey(ctx context.Context, id string, r gatehouse.KeyRenewal, actor string) (*gatehouse.APIKey, error)
 	DeleteKey(ctx context.Context, id, actor string) error
+	RollKey(ctx context.Context, id string, r gatehouse.KeyRoll, actor string) (*gatehouse.APIKey, error)
+	SetKeyDisabled(ctx context.Context, id string, disabled bool, actor string) (*gatehouse.APIKey, error)
+	UpdateKey(ctx context.Context, id string, u gatehouse.KeyUpdate, actor string) (*gatehouse.APIKey, error)
 	RecordAudit(ctx context.Context, e gatehouse.AuditEvent) error
 	FindAuditEvents(ctx context.Context, keyID string) ([]gatehouse.AuditEvent, error)
 	FindUsage(ctx context.Context, keyID string, since time.Time) ([]gatehouse.Usage, error)
@@ -51,6 +54,23 @@ type CreateRequest struct {
 	Scopes      []string
 	WriteAccess bool
 	RateLimit   *gatehouse.RateLimit
+	// AllowedIPs are addresses and CIDR ranges (gatehouse.ParseAllowedIP);
+	// none for any address.
+	AllowedIPs []string
+	// ReadOnlyGrace is from 0 (none) to gatehouse.MaxReadOnlyGrace.
+	ReadOnlyGrace time.Duration
+}
+
+// UpdateRequest is a change of a key: each field that is not nil replaces
+// the key's. A pointer to a zero value clears: nil Scopes give the
+// default scopes, a zero RateLimit the configured default, no AllowedIPs
+// any address, a zero ReadOnlyGrace none.
+type UpdateRequest struct {
+	Name          *string
+	Scopes        *[]string
+	RateLimit     *gatehouse.RateLimit
+	AllowedIPs    *[]string
+	ReadOnlyGrace *time.Duration
 }
 
 func (s *Service) now() time.Time {
@@ -95,6 +115,13 @@ func (s *Service) Create(ctx context.Context, req CreateRequest, c Caller) (*gat
 		}
 		rl = *req.RateLimit
 	}
+	ips, err := gatehouse.ParseAllowedIPs(req.AllowedIPs)
+	if err != nil {
+		return nil, gatehouse.Secret{}, err
+	}
+	if err := checkGrace(req.ReadOnlyGrace); err != nil {
+		return nil, gatehouse.Secret{}, err
+	}
 	secret := gatehouse.NewSecret()
 	k := &gatehouse.APIKey{
 		ID:         gatehouse.NewKeyID(),
@@ -106,6 +133,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest, c Caller) (*gat
 		RateLimit:  rl,
 		CreatedAt:  now.Truncate(time.Millisecond),
 		CreatedBy:  c.actor,
+
+		AllowedIPs:    ips,
+		ReadOnlyGrace: req.ReadOnlyGrace,
 	}
 	k.Sealed = s.Sealer.Seal(k.ID, secret)
 	if err := s.Store.CreateKey(ctx, k); err != nil {
@@ -198,6 +228,124 @@ func (s *Service) Delete(ctx context.Context, id string, c Caller) error {
 	return nil
 }
 
+// Roll gives the key a new secret and returns the key and the new secret,
+// which is never stored. The old secret keeps working for overlap (0 to
+// gatehouse.MaxOverlap), then is refused with key_rolled; a running
+// overlap of an earlier roll ends at once. A key caller can roll only
+// keys whose scopes are all within its own.
+// Errors: EInvalidRequest, ENotFound, EInsufficientScope.
+func (s *Service) Roll(ctx context.Context, id string, overlap time.Duration, c Caller) (*gatehouse.APIKey, gatehouse.Secret, error) {
+	if overlap < 0 || overlap > gatehouse.MaxOverlap {
+		return nil, gatehouse.Secret{}, gatehouse.Errorf(gatehouse.EInvalidRequest,
+			"overlap %s is out of range: it must be from 0s to %s.", overlap, formatHours(gatehouse.MaxOverlap))
+	}
+	if err := s.checkTarget(ctx, id, c, "roll"); err != nil {
+		return nil, gatehouse.Secret{}, err
+	}
+	secret := gatehouse.NewSecret()
+	k, err := s.Store.RollKey(ctx, id, gatehouse.KeyRoll{
+		Digest:             secret.Digest(),
+		Sealed:             s.Sealer.Seal(id, secret),
+		Hint:               secret.Hint(),
+		PreviousValidUntil: s.now().UTC().Add(overlap).Truncate(time.Millisecond),
+	}, c.actor)
+	if err != nil {
+		return nil, gatehouse.Secret{}, err
+	}
+	s.changed(ctx)
+	return k, secret, nil
+}
+
+// SetDisabled disables a key (refused with key_disabled, its long-lived
+// connections closed) or enables it again, unchanged otherwise. A key
+// caller can do so only to keys whose scopes are all within its own.
+// Errors: ENotFound, EInsufficientScope.
+func (s *Service) SetDisabled(ctx context.Context, id string, disabled bool, c Caller) (*gatehouse.APIKey, error) {
+	verb := "enable"
+	if disabled {
+		verb = "disable"
+	}
+	if err := s.checkTarget(ctx, id, c, verb); err != nil {
+		return nil, err
+	}
+	k, err := s.Store.SetKeyDisabled(ctx, id, disabled, c.actor)
+	if err != nil {
+		return nil, err
+	}
+	s.changed(ctx)
+	return k, nil
+}
+
+// Update changes a key's name, scopes, rate limit, allowed addresses or
+// read-only grace, validated as Create validates them. A key caller can
+// change only keys whose scopes are all within its own, and give them
+// only scopes within its own.
+// Errors: EInvalidRequest, EUnknownScope, ENotFound, EInsufficientScope,
+// ENameTaken.
+func (s *Service) Update(ctx context.Context, id string, req UpdateRequest, c Caller) (*gatehouse.APIKey, error) {
+	var u gatehouse.KeyUpdate
+	if req.Name != nil {
+		name, err := gatehouse.NormalizeName(*req.Name)
+		if err != nil {
+			return nil, err
+		}
+		u.Name = &name
+	}
+	if req.Scopes != nil {
+		scopes, err := s.scopes(*req.Scopes, false)
+		if err != nil {
+			return nil, err
+		}
+		if !c.within(scopes) {
+			return nil, gatehouse.Errorf(gatehouse.EInsufficientScope,
+				"This key cannot give a key the scopes %s: a key can grant only scopes within its own (%s).",
+				strings.Join(scopes.Strings(), ", "), strings.Join(c.scopes.Strings(), ", "))
+		}
+		u.Scopes = &scopes
+	}
+	if req.RateLimit != nil {
+		if !req.RateLimit.IsZero() {
+			if err := req.RateLimit.Validate(); err != nil {
+				return nil, err
+			}
+		}
+		u.RateLimit = req.RateLimit
+	}
+	if req.AllowedIPs != nil {
+		ips, err := gatehouse.ParseAllowedIPs(*req.AllowedIPs)
+		if err != nil {
+			return nil, err
+		}
+		u.AllowedIPs = &ips
+	}
+	if req.ReadOnlyGrace != nil {
+		if err := checkGrace(*req.ReadOnlyGrace); err != nil {
+			return nil, err
+		}
+		u.ReadOnlyGrace = req.ReadOnlyGrace
+	}
+	if err := s.checkTarget(ctx, id, c, "change"); err != nil {
+		return nil, err
+	}
+	k, err := s.Store.UpdateKey(ctx, id, u, c.actor)
+	if err != nil {
+		return nil, err
+	}
+	s.changed(ctx)
+	return k, nil
+}
+
+func checkGrace(d time.Duration) error {
+	if d < 0 || d > gatehouse.MaxReadOnlyGrace {
+		return gatehouse.Errorf(gatehouse.EInvalidRequest,
+			"readOnlyGrace %s is out of range: it must be from 0s to %s.", d, formatHours(gatehouse.MaxReadOnlyGrace))
+	}
+	return nil
+}
+
+// formatHours writes a whole number of hours as the contract does: "720h".
+func formatHours(d time.Duration) string { return fmt.Sprintf("%dh", int(d.Hours())) }
+
 // Details is what "More information" shows beyond the key itself.
 type Details struct {
 	Audit []gatehouse.AuditEvent
@@ -228,8 +376,10 @@ func (s *Service) Details(ctx context.Context, id string) (*Details, error) {
 // checkTarget returns nil when c may change the key id by verb, else
 // ENotFound or EInsufficientScope. Administrators are not bounded: their
 // changes need no lookup. The scopes of a stored key never change, so the
-// check need not share the change's transaction; a change of scopes would
-// have to check the old and the new ones, and in one transaction.
+// check need not share the change's transaction. Update, which can change
+// scopes, checks the old ones here and the new ones before; a concurrent
+// Update of the same key's scopes by an administrator between the two is
+// the one race left (the key caller's check then saw the old scopes).
 func (s *Service) checkTarget(ctx context.Context, id string, c Caller, verb string) error {
 	if c.admin {
 		return nil

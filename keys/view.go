@@ -26,6 +26,17 @@ type View struct {
 	CreatedAt   time.Time      `json:"createdAt"`
 	CreatedBy   string         `json:"createdBy"`
 	LastUsedAt  *time.Time     `json:"lastUsedAt"`
+	// PreviousValidUntil is the end of a running roll's overlap, null when
+	// none runs.
+	PreviousValidUntil *time.Time `json:"previousValidUntil"`
+	// PreviousLastUsedAt is when the previous secret was last used since
+	// the last roll, null when it was not (or before any roll).
+	PreviousLastUsedAt *time.Time `json:"previousLastUsedAt"`
+	Enabled            bool       `json:"enabled"`
+	// AllowedIPs are addresses and CIDR ranges; empty for any address.
+	AllowedIPs []string `json:"allowedIps"`
+	// ReadOnlyGrace is a duration ("36h0m0s"), null for none.
+	ReadOnlyGrace *string `json:"readOnlyGrace"`
 }
 
 // NewView returns the JSON view of k at now.
@@ -41,6 +52,17 @@ func NewView(k *gatehouse.APIKey, now time.Time) View {
 		CreatedAt:   k.CreatedAt,
 		CreatedBy:   k.CreatedBy,
 		LastUsedAt:  k.LastUsedAt,
+
+		PreviousLastUsedAt: k.PreviousLastUsedAt,
+		Enabled:            !k.Disabled,
+		AllowedIPs:         gatehouse.FormatAllowedIPs(k.AllowedIPs),
+	}
+	if k.InOverlap(now) {
+		v.PreviousValidUntil = k.PreviousValidUntil
+	}
+	if k.ReadOnlyGrace > 0 {
+		g := k.ReadOnlyGrace.String()
+		v.ReadOnlyGrace = &g
 	}
 	if !k.RateLimit.IsZero() {
 		v.RateLimit = &RateLimitJSON{Requests: k.RateLimit.Requests, Per: k.RateLimit.Per.String()}

@@ -33,6 +33,25 @@ type createBody struct {
 	Scopes      []string            `json:"scopes"`
 	WriteAccess bool                `json:"writeAccess"`
 	RateLimit   *keys.RateLimitJSON `json:"rateLimit"`
+	AllowedIPs  []string            `json:"allowedIps"`
+	// ReadOnlyGrace is a duration like "24h"; null or absent for none.
+	ReadOnlyGrace *string `json:"readOnlyGrace"`
+}
+
+// rollBody is the body of POST /api/v2/api-keys/{id}/roll (optional).
+type rollBody struct {
+	// Overlap is a duration from "0s" (the default) to "720h".
+	Overlap *string `json:"overlap"`
+}
+
+// updateBody is the body of PATCH /api/v2/api-keys/{id}: a present member
+// replaces the key's, null clears it.
+type updateBody struct {
+	Name          *string             `json:"name"`
+	Scopes        []string            `json:"scopes"`
+	RateLimit     *keys.RateLimitJSON `json:"rateLimit"`
+	AllowedIPs    []string            `json:"allowedIps"`
+	ReadOnlyGrace *string             `json:"readOnlyGrace"`
 }
 
 // renewBody is the body of POST /api/v2/api-keys/{id}/renew.
@@ -196,6 +215,12 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, c *call) error 
 		}
 		req.RateLimit = &rl
 	}
+	req.AllowedIPs = b.AllowedIPs
+	if b.ReadOnlyGrace != nil {
+		if req.ReadOnlyGrace, err = parseDuration("readOnlyGrace", *b.ReadOnlyGrace); err != nil {
+			return err
+		}
+	}
 	k, secret, err := h.Keys.Create(r.Context(), req, c.caller)
 	if err != nil {
 		return err
@@ -270,6 +295,106 @@ func (h *Handler) renew(w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, keys.NewView(k, c.now))
+}
+
+// roll answers POST /api/v2/api-keys/{id}/roll: the key with its new
+// secret, shown this once. The body is optional; overlap defaults to 0s.
+func (h *Handler) roll(w http.ResponseWriter, r *http.Request, c *call) error {
+	var b rollBody
+	if _, err := h.decodeBody(w, r, &b, true); err != nil {
+		return err
+	}
+	var overlap time.Duration
+	if b.Overlap != nil {
+		var err error
+		if overlap, err = parseDuration("overlap", *b.Overlap); err != nil {
+			return err
+		}
+	}
+	k, secret, err := h.Keys.Roll(r.Context(), c.id, overlap, c.caller)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, createdKey{View: keys.NewView(k, c.now), Key: secret.Reveal()})
+}
+
+// disable answers POST /api/v2/api-keys/{id}/disable.
+func (h *Handler) disable(w http.ResponseWriter, r *http.Request, c *call) error {
+	return h.setDisabled(w, r, c, true)
+}
+
+// enable answers POST /api/v2/api-keys/{id}/enable.
+func (h *Handler) enable(w http.ResponseWriter, r *http.Request, c *call) error {
+	return h.setDisabled(w, r, c, false)
+}
+
+func (h *Handler) setDisabled(w http.ResponseWriter, r *http.Request, c *call, disabled bool) error {
+	if _, err := h.decodeBody(w, r, &struct{}{}, true); err != nil {
+		return err
+	}
+	k, err := h.Keys.SetDisabled(r.Context(), c.id, disabled, c.caller)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, keys.NewView(k, c.now))
+}
+
+// update answers PATCH /api/v2/api-keys/{id}: each member present
+// replaces the key's (null clears it: default scopes, the configured
+// rate limit, any address, no grace; a null name is refused).
+func (h *Handler) update(w http.ResponseWriter, r *http.Request, c *call) error {
+	var b updateBody
+	present, err := h.decodeBody(w, r, &b, false)
+	if err != nil {
+		return err
+	}
+	var req keys.UpdateRequest
+	if present["name"] {
+		if b.Name == nil {
+			return gatehouse.Errorf(gatehouse.EInvalidRequest, "name cannot be null: a key always has a name.")
+		}
+		req.Name = b.Name
+	}
+	if present["scopes"] {
+		req.Scopes = &b.Scopes
+	}
+	switch {
+	case b.RateLimit != nil:
+		rl, err := keys.ParseRateLimitJSON(*b.RateLimit)
+		if err != nil {
+			return err
+		}
+		req.RateLimit = &rl
+	case present["rateLimit"]:
+		req.RateLimit = &gatehouse.RateLimit{}
+	}
+	if present["allowedIps"] {
+		req.AllowedIPs = &b.AllowedIPs
+	}
+	if present["readOnlyGrace"] {
+		var grace time.Duration
+		if b.ReadOnlyGrace != nil {
+			if grace, err = parseDuration("readOnlyGrace", *b.ReadOnlyGrace); err != nil {
+				return err
+			}
+		}
+		req.ReadOnlyGrace = &grace
+	}
+	k, err := h.Keys.Update(r.Context(), c.id, req, c.caller)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, keys.NewView(k, c.now))
+}
+
+// parseDuration parses a Go duration ("24h", "90m") of the member name;
+// its range is the service's check.
+func parseDuration(name, s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, gatehouse.Errorf(gatehouse.EInvalidRequest, "%s %q is not a duration like \"24h\".", name, truncate(s))
+	}
+	return d, nil
 }
 
 // details answers GET /api/v2/api-keys/{id}/details: the key's audit log

@@ -34,7 +34,8 @@ const DefaultMaxBodyBytes = 64 << 10
 // it as an unbounded keys.Admin. Reads (list, get, details) are not
 // bounded: api-keys:read shows every key, without its plain key.
 type Handler struct {
-	// Keys creates, lists, reveals, renews and deletes keys. Required.
+	// Keys creates, lists, reveals, renews, rolls, disables, enables,
+	// changes and deletes keys. Required.
 	Keys *keys.Service
 
 	// Verifier checks the X-API-Key of a request for the scope

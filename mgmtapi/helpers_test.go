@@ -199,6 +199,12 @@ type apiKey struct {
 	CreatedBy  string     `json:"createdBy"`
 	LastUsedAt *time.Time `json:"lastUsedAt"`
 	Key        string     `json:"key"`
+
+	PreviousValidUntil *time.Time `json:"previousValidUntil"`
+	PreviousLastUsedAt *time.Time `json:"previousLastUsedAt"`
+	Enabled            bool       `json:"enabled"`
+	AllowedIPs         []string   `json:"allowedIps"`
+	ReadOnlyGrace      *string    `json:"readOnlyGrace"`
 }
 
 func (e *env) decode(r response, v any) {

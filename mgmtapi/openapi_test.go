@@ -87,6 +87,8 @@ func probe(e *env, pattern, method string, n *int) response {
 		r.body = `{"validUntil": null}`
 	case method == "POST" && pattern == mgmtapi.Prefix:
 		r.body = fmt.Sprintf(`{"name": "probe %d created"}`, *n)
+	case method == "PATCH":
+		r.body = `{"readOnlyGrace": "1h"}`
 	}
 	return e.do(r)
 }
@@ -191,6 +193,11 @@ func TestOpenAPISchemasMatchAnswers(t *testing.T) {
 		{"list", "ApiKey", e.do(req{method: "GET", path: "/api/v2/api-keys", key: e.admin}), true},
 		{"renew", "ApiKey", e.do(req{method: "POST", path: "/api/v2/api-keys/" + k.ID + "/renew", key: e.admin, body: `{"validUntil": null}`}), false},
 		{"reveal", "RevealedKey", reveal, false},
+		{"patch", "ApiKey", e.do(req{method: "PATCH", path: "/api/v2/api-keys/" + k.ID, key: e.admin,
+			body: `{"allowedIps": ["192.0.2.1", "10.0.0.0/8"], "readOnlyGrace": "24h"}`}), false},
+		{"disable", "ApiKey", e.do(req{method: "POST", path: "/api/v2/api-keys/" + k.ID + "/disable", key: e.admin}), false},
+		{"enable", "ApiKey", e.do(req{method: "POST", path: "/api/v2/api-keys/" + k.ID + "/enable", key: e.admin}), false},
+		{"roll", "NewApiKey", e.do(req{method: "POST", path: "/api/v2/api-keys/" + k.ID + "/roll", key: e.admin, body: `{"overlap": "1h"}`}), false},
 		{"details", "KeyDetails", e.do(req{method: "GET", path: "/api/v2/api-keys/" + k.ID + "/details", key: e.admin}), false},
 		{"error", "Error", e.do(req{method: "GET", path: "/api/v2/api-keys/key_nope", key: e.admin}), false},
 	}
@@ -217,7 +224,7 @@ func TestOpenAPIRequestBodies(t *testing.T) {
 	t.Parallel()
 	doc, _ := mustDocument(t)
 	s := doc.Components.Schemas
-	for _, name := range []string{"CreateApiKey", "RenewApiKey"} {
+	for _, name := range []string{"CreateApiKey", "RenewApiKey", "UpdateApiKey", "RollApiKey"} {
 		for prop, p := range resolve(s, &schema{Ref: "#/components/schemas/" + name}).Properties {
 			if p.Default != nil {
 				t.Errorf("%s.%s has a default (%v): generated TypeScript makes it required", name, prop, p.Default)

@@ -39,6 +39,7 @@ var routes = []route{
 	}},
 	{Prefix + "/{id}", []endpoint{
 		{http.MethodGet, (*Handler).get},
+		{http.MethodPatch, (*Handler).update},
 		{http.MethodDelete, (*Handler).delete},
 	}},
 	{Prefix + "/{id}/reveal", []endpoint{
@@ -46,6 +47,15 @@ var routes = []route{
 	}},
 	{Prefix + "/{id}/renew", []endpoint{
 		{http.MethodPost, (*Handler).renew},
+	}},
+	{Prefix + "/{id}/roll", []endpoint{
+		{http.MethodPost, (*Handler).roll},
+	}},
+	{Prefix + "/{id}/disable", []endpoint{
+		{http.MethodPost, (*Handler).disable},
+	}},
+	{Prefix + "/{id}/enable", []endpoint{
+		{http.MethodPost, (*Handler).enable},
 	}},
 	{Prefix + "/{id}/details", []endpoint{
 		{http.MethodGet, (*Handler).details},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -13,7 +14,9 @@ import (
 )
 
 const keyColumns = `id, name, digest, sealed, hint, valid_until, scopes,
-	rate_requests, rate_per_ns, created_at, created_by, last_used_at`
+	rate_requests, rate_per_ns, created_at, created_by, last_used_at,
+	previous_digest, previous_valid_until, previous_last_used_at, enabled,
+	allowed_ips, read_only_grace_ns`
 
 // CreateKey stores a new key, its AuditCreate event by k.CreatedBy at
 // k.CreatedAt, and a change. A zero k.CreatedAt is set to now. Returns
@@ -22,12 +25,17 @@ func (s *Store) CreateKey(ctx context.Context, k *gatehouse.APIKey) error {
 	if k.CreatedAt.IsZero() {
 		k.CreatedAt = s.now()
 	}
+	var prev []byte
+	if k.PreviousDigest != nil {
+		prev = k.PreviousDigest[:]
+	}
 	return s.write(ctx, "create key", func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO api_keys (`+keyColumns+`, name_key)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 			k.ID, k.Name, k.Digest[:], k.Sealed, k.Hint, stamp(k.ValidUntil), k.Scopes.Strings(),
 			k.RateLimit.Requests, int64(k.RateLimit.Per), ms(k.CreatedAt), k.CreatedBy,
-			stamp(k.LastUsedAt), gatehouse.NameKey(k.Name))
+			stamp(k.LastUsedAt), prev, stamp(k.PreviousValidUntil), stamp(k.PreviousLastUsedAt),
+			!k.Disabled, encodeIPs(k.AllowedIPs), int64(k.ReadOnlyGrace), gatehouse.NameKey(k.Name))
 		if isUniqueViolation(err, "api_keys_name_key_unique") {
 			return gatehouse.Errorf(gatehouse.ENameTaken, "A key named %q already exists.", k.Name)
 		} else if err != nil {
@@ -194,18 +202,146 @@ func (s *Store) DeleteKey(ctx context.Context, id, actor string) error {
 	})
 }
 
+// RollKey gives the key a new secret: the current one becomes its
+// previous secret until r.PreviousValidUntil (replacing the previous one
+// of an earlier roll, whose overlap ends at once), with no use recorded
+// yet. It records an AuditRoll event by actor and a change, and returns
+// the key. Returns ENotFound.
+func (s *Store) RollKey(ctx context.Context, id string, r gatehouse.KeyRoll, actor string) (*gatehouse.APIKey, error) {
+	var k *gatehouse.APIKey
+	err := s.write(ctx, "roll key", func(tx pgx.Tx) error {
+		var err error
+		k, err = s.changeKey(ctx, tx, id, gatehouse.AuditRoll, actor, `UPDATE api_keys
+			SET previous_digest = digest, previous_valid_until = $2, previous_last_used_at = NULL,
+				digest = $3, sealed = $4, hint = $5
+			WHERE id = $1 RETURNING `+keyColumns, ms(r.PreviousValidUntil), r.Digest[:], r.Sealed, r.Hint)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// SetKeyDisabled disables or enables the key, records an AuditDisable or
+// AuditEnable event by actor and a change, and returns the key. Returns
+// ENotFound.
+func (s *Store) SetKeyDisabled(ctx context.Context, id string, disabled bool, actor string) (*gatehouse.APIKey, error) {
+	action := gatehouse.AuditEnable
+	if disabled {
+		action = gatehouse.AuditDisable
+	}
+	var k *gatehouse.APIKey
+	err := s.write(ctx, action+" key", func(tx pgx.Tx) error {
+		var err error
+		k, err = s.changeKey(ctx, tx, id, action, actor,
+			`UPDATE api_keys SET enabled = $2 WHERE id = $1 RETURNING `+keyColumns, !disabled)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// UpdateKey sets the fields of u that are not nil, records an AuditUpdate
+// event by actor and a change, and returns the key. Returns ENotFound, or
+// ENameTaken if another key has the new name case-insensitively.
+func (s *Store) UpdateKey(ctx context.Context, id string, u gatehouse.KeyUpdate, actor string) (*gatehouse.APIKey, error) {
+	var k *gatehouse.APIKey
+	err := s.write(ctx, "update key", func(tx pgx.Tx) error {
+		old, err := scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = $1 FOR UPDATE`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return gatehouse.Errorf(gatehouse.ENotFound, "No key has the ID %q.", id)
+		} else if err != nil {
+			return err
+		}
+		u.Apply(old)
+		k, err = s.changeKey(ctx, tx, id, gatehouse.AuditUpdate, actor, `UPDATE api_keys
+			SET name = $2, name_key = $3, scopes = $4, rate_requests = $5, rate_per_ns = $6,
+				allowed_ips = $7, read_only_grace_ns = $8
+			WHERE id = $1 RETURNING `+keyColumns, old.Name, gatehouse.NameKey(old.Name),
+			old.Scopes.Strings(), old.RateLimit.Requests, int64(old.RateLimit.Per),
+			encodeIPs(old.AllowedIPs), int64(old.ReadOnlyGrace))
+		if isUniqueViolation(err, "api_keys_name_key_unique") {
+			return gatehouse.Errorf(gatehouse.ENameTaken, "A key named %q already exists.", old.Name)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// changeKey runs update (whose first argument is the key's ID and which
+// returns keyColumns), then records an audit event and a change of the
+// key, inside tx, and returns the key as changed. Returns ENotFound when
+// update changed no row.
+func (s *Store) changeKey(ctx context.Context, tx pgx.Tx, id, action, actor, update string, args ...any) (*gatehouse.APIKey, error) {
+	k, err := scanKey(tx.QueryRow(ctx, update, append([]any{id}, args...)...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, gatehouse.Errorf(gatehouse.ENotFound, "No key has the ID %q.", id)
+	} else if err != nil {
+		return nil, err
+	}
+	if err := insertAudit(ctx, tx, gatehouse.AuditEvent{
+		KeyID: id, Action: action, Actor: actor, At: s.now(),
+	}); err != nil {
+		return nil, err
+	}
+	if err := s.recordChange(ctx, tx, id); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// encodeIPs returns the prefixes as text, or nil (NULL) when there are
+// none (any address).
+func encodeIPs(ps []netip.Prefix) []string {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
 // scanKey reads a row of keyColumns.
 func scanKey(row pgx.Row) (*gatehouse.APIKey, error) {
 	var (
-		k                    gatehouse.APIKey
-		digest               []byte
-		validUntil, lastUsed *time.Time
-		scopes               []string
-		ratePer              int64
+		k                       gatehouse.APIKey
+		digest, prevDigest      []byte
+		validUntil, lastUsed    *time.Time
+		prevUntil, prevLastUsed *time.Time
+		scopes, allowedIPs      []string
+		ratePer, graceNS        int64
+		enabled                 bool
 	)
 	if err := row.Scan(&k.ID, &k.Name, &digest, &k.Sealed, &k.Hint, &validUntil, &scopes,
-		&k.RateLimit.Requests, &ratePer, &k.CreatedAt, &k.CreatedBy, &lastUsed); err != nil {
+		&k.RateLimit.Requests, &ratePer, &k.CreatedAt, &k.CreatedBy, &lastUsed,
+		&prevDigest, &prevUntil, &prevLastUsed, &enabled, &allowedIPs, &graceNS); err != nil {
 		return nil, err
+	}
+	if prevDigest != nil {
+		if len(prevDigest) != len(k.Digest) {
+			return nil, fmt.Errorf("key %s: previous digest is %d bytes, want %d", k.ID, len(prevDigest), len(k.Digest))
+		}
+		k.PreviousDigest = new(gatehouse.Digest)
+		copy(k.PreviousDigest[:], prevDigest)
+	}
+	k.PreviousValidUntil = utc(prevUntil)
+	k.PreviousLastUsedAt = utc(prevLastUsed)
+	k.Disabled = !enabled
+	k.ReadOnlyGrace = time.Duration(graceNS)
+	for _, v := range allowedIPs {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			return nil, fmt.Errorf("key %s: allowed address: %w", k.ID, err)
+		}
+		k.AllowedIPs = append(k.AllowedIPs, p)
 	}
 	if len(digest) != len(k.Digest) {
 		return nil, fmt.Errorf("key %s: digest is %d bytes, want %d", k.ID, len(digest), len(k.Digest))

@@ -504,6 +504,8 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	adminExec(t, conn, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
 		INSERT INTO schema_migrations (version) VALUES (1)`)
 	adminExec(t, conn, `INSERT INTO users (username, password_hash, created_at) VALUES ('alice', 'h', $1)`, created)
+	adminExec(t, conn, `INSERT INTO api_keys (id, name, name_key, digest, sealed, hint, scopes, created_at, created_by)
+		VALUES ('key_v1', 'old', 'old', $1, '\x00', 'gth_…abcd', '{*:read}', $2, 'cli:test')`, make([]byte, 32), created)
 
 	s := mustOpen(t, dsn)
 	user, err := s.FindUserByName(context.Background(), "alice")
@@ -512,5 +514,14 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	}
 	if !user.CreatedAt.Equal(created) || !user.SessionsAfter.Equal(created) {
 		t.Errorf("after the upgrade CreatedAt = %v, SessionsAfter = %v; want both %v", user.CreatedAt, user.SessionsAfter, created)
+	}
+	// A key of the first schema is enabled, unrolled, bound to no address
+	// and without grace (migration 0005).
+	k, err := s.FindKeyByID(context.Background(), "key_v1")
+	if err != nil {
+		t.Fatalf("FindKeyByID after the upgrade = %v", err)
+	}
+	if k.Disabled || k.PreviousDigest != nil || k.PreviousValidUntil != nil || len(k.AllowedIPs) != 0 || k.ReadOnlyGrace != 0 {
+		t.Errorf("key after the upgrade = %+v, want enabled, unrolled, any address, no grace", k)
 	}
 }

@@ -11,10 +11,12 @@ import (
 	"gatehouse"
 )
 
-// recordUsageSQL moves the key's last_used_at forward and adds to its
+// recordUsageSQL moves the key's last_used_at (and, when $5 is not NULL,
+// previous_last_used_at: greatest ignores NULLs) forward and adds to its
 // bucket, in one statement; it does nothing when the key is gone.
 const recordUsageSQL = `WITH k AS (
-		UPDATE api_keys SET last_used_at = greatest(last_used_at, $3)
+		UPDATE api_keys SET last_used_at = greatest(last_used_at, $3),
+			previous_last_used_at = greatest(previous_last_used_at, $5::timestamptz)
 		WHERE id = $1 RETURNING id
 	)
 	INSERT INTO key_usage (key_id, hour, count, last_used_at)
@@ -24,7 +26,7 @@ const recordUsageSQL = `WITH k AS (
 		last_used_at = greatest(key_usage.last_used_at, excluded.last_used_at)`
 
 // RecordUsage adds counts to the hourly buckets and moves each key's
-// LastUsedAt forward (never back). Usage of deleted or unknown keys is
+// LastUsedAt (and PreviousLastUsedAt, when set) forward (never back). Usage of deleted or unknown keys is
 // dropped. It records no change.
 func (s *Store) RecordUsage(ctx context.Context, usage []gatehouse.Usage) error {
 	if len(usage) == 0 {
@@ -39,7 +41,11 @@ func (s *Store) RecordUsage(ctx context.Context, usage []gatehouse.Usage) error 
 	return s.write(ctx, "record usage", func(tx pgx.Tx) error {
 		var b pgx.Batch
 		for _, u := range us {
-			b.Queue(recordUsageSQL, u.KeyID, u.Hour.UTC().Truncate(time.Hour), ms(u.LastUsedAt), u.Count)
+			var prev *time.Time
+			if !u.PreviousLastUsedAt.IsZero() {
+				prev = stamp(&u.PreviousLastUsedAt)
+			}
+			b.Queue(recordUsageSQL, u.KeyID, u.Hour.UTC().Truncate(time.Hour), ms(u.LastUsedAt), u.Count, prev)
 		}
 		return tx.SendBatch(ctx, &b).Close()
 	})

@@ -34,13 +34,14 @@ type Handler struct {
 	// requests it refuses. Required unless every route is public.
 	Verifier keyauth.Authenticator
 	// Watch, if set, returns a context that is cancelled when the key is
-	// deleted or expires, so that every answer still being sent with it
+	// deleted, disabled or expires, or when the secret presented (of
+	// digest secret) was rolled and its overlap ended, so that every answer still being sent with it
 	// (websockets, streams, long downloads) is closed. It is asked at once
 	// for answers that may last (upgrades, bodies of unknown length), and
 	// for other keyed answers only when their body is read past the
 	// request's first half second, so that short answers never pay a
 	// watch.
-	Watch func(ctx context.Context, keyID string) (context.Context, context.CancelFunc)
+	Watch func(ctx context.Context, keyID string, secret gatehouse.Digest) (context.Context, context.CancelFunc)
 	// Transport reaches the upstreams. If nil, each route gets a transport
 	// of its own (NewTransport) whose ResponseHeaderTimeout is the route's
 	// Timeout, and which checks an https:// upstream's certificate against
@@ -48,8 +49,9 @@ type Handler struct {
 	// every route and must bound its waits and check certificates itself.
 	Transport http.RoundTripper
 	// WrapTransport, if set, wraps what reaches the upstreams (Transport,
-	// or the routes' own), e.g. for a span around each upstream call. If
-	// nil, nothing is wrapped.
+	// or the routes' own), e.g. for a span around each upstream call; the
+	// lean engine is then not used, so that every upstream call goes
+	// through it. If nil, nothing is wrapped.
 	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// BodyTimeout cuts a request body that sends nothing for this long
 	// (silence while the body is read, not the whole body's time): the
@@ -127,7 +129,7 @@ func (h *Handler) Init() {
 		h.Registerer.MustRegister(h.duration, open, closed)
 	}
 	h.openVec, h.closedVec = open, closed
-	h.prepare(h.Table, nil)
+	h.prepareTable(h.Table, nil)
 	h.table.Store(h.Table)
 	h.proxy = &httputil.ReverseProxy{
 		Rewrite:        h.rewrite,
@@ -143,8 +145,11 @@ func (h *Handler) Init() {
 type forward struct {
 	route *route
 	key   *gatehouse.APIKey
-	path  string // the decoded path that was authorised
-	start time.Time
+	// secret is the digest of the key's secret presented (its current or,
+	// during a roll's overlap, its previous one).
+	secret gatehouse.Digest
+	path   string // the decoded path that was authorised
+	start  time.Time
 	// unwatch ends the watch of the answer, if one was started.
 	unwatch context.CancelFunc
 	// late is the body of a keyed answer of known length (lateWatch);
@@ -227,7 +232,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
-		fw.key = v.Key
+		fw.key, fw.secret = v.Key, v.Secret()
 	}
 	stripUpgrade(r.Header, route.WebSocket)
 	if hasBody {
@@ -246,6 +251,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			info.Outcome = r.String()
 		}
 	}()
+	if lean(r, route) {
+		h.serveLean(w, r, fw, info)
+		return
+	}
 	h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, forwardKey{}, fw)))
 }
 
@@ -296,21 +305,11 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 
 	hd := pr.Out.Header
-	delete(hd, keyauth.HeaderKey)
 	for name, values := range hd {
-		switch {
-		// A name holding _ is dropped whatever it says (nginx's and
-		// Envoy's default): CGI-style servers (Python's wsgiref, PHP) read
-		// X_Gatehouse_Key_Id as X-Gatehouse-Key-Id.
-		case spoofable[name] || strings.HasPrefix(name, "X-Gatehouse-") || strings.HasPrefix(name, "X-Forwarded-") ||
-			strings.HasPrefix(name, "X-Auth-Request-") || strings.IndexByte(name, '_') >= 0:
+		if kept := forwardedValues(name, values); len(kept) == 0 {
 			delete(hd, name)
-		case name == "Cookie":
-			if values = withoutSessionCookie(values); len(values) == 0 {
-				delete(hd, name)
-			} else {
-				hd[name] = values
-			}
+		} else {
+			hd[name] = kept
 		}
 	}
 	if fw.key != nil {
@@ -326,8 +325,38 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetXForwarded()
 }
 
+// forwardedValues returns the values of the client's request header name
+// that the upstream gets: none for the key, the gateway's own and the
+// forwarding headers (which the gateway sets itself), the spoofable ones
+// and any name holding _; the Cookie header without the session cookie;
+// else values as they are. Both engines clean headers with it.
+func forwardedValues(name string, values []string) []string {
+	switch {
+	// A name holding _ is dropped whatever it says (nginx's and Envoy's
+	// default): CGI-style servers (Python's wsgiref, PHP) read
+	// X_Gatehouse_Key_Id as X-Gatehouse-Key-Id.
+	case name == keyauth.HeaderKey || spoofable[name] || name == "Forwarded" ||
+		strings.HasPrefix(name, "X-Gatehouse-") || strings.HasPrefix(name, "X-Forwarded-") ||
+		strings.HasPrefix(name, "X-Auth-Request-") || strings.IndexByte(name, '_') >= 0:
+		return nil
+	case name == "Cookie":
+		return withoutSessionCookie(values)
+	}
+	return values
+}
+
 func (h *Handler) modifyResponse(resp *http.Response) error {
 	fw := resp.Request.Context().Value(forwardKey{}).(*forward)
+	h.prepare(resp, fw, resp.Request.Context())
+	return nil
+}
+
+// prepare readies an upstream's answer for the client, on either engine:
+// it records the upstream's time, removes what the upstream may not set,
+// makes its Location public, and starts what a long-lived or keyed answer
+// needs (the long-lived count, the watch of its key). ctx is the
+// request's.
+func (h *Handler) prepare(resp *http.Response, fw *forward, ctx context.Context) {
 	fw.route.duration.Observe(time.Since(fw.start).Seconds())
 	// The upstream cannot set the gateway's identity headers on the
 	// answer, nor the Settings session cookie.
@@ -347,23 +376,23 @@ func (h *Handler) modifyResponse(resp *http.Response) error {
 	watched := fw.key != nil && h.Watch != nil
 	switch {
 	case longLived(resp):
-		r := h.startLongLived(resp, fw)
+		r := h.startLongLived(resp, fw, ctx)
 		if watched {
-			h.watch(resp.Request.Context(), fw, r)
+			h.watch(ctx, fw, r)
 		}
 	case watched && resp.Body != http.NoBody:
-		fw.late = lateWatch{ReadCloser: resp.Body, h: h, fw: fw, ctx: resp.Request.Context()}
+		fw.late = lateWatch{ReadCloser: resp.Body, h: h, fw: fw, ctx: ctx}
 		resp.Body = &fw.late
 	}
-	return nil
 }
 
-// watch starts the watch of the answer's key: deleting or expiring the key
+// watch starts the watch of the answer's key: deleting, disabling or
+// expiring the key, or the end of the overlap of the secret presented,
 // revokes the answer: a websocket gets a close frame, another answer's
 // body is closed, which ends the copy to the client and closes its
 // connection. It returns the watch's context.
 func (h *Handler) watch(reqCtx context.Context, fw *forward, r revoker) context.Context {
-	watch, cancel := h.Watch(reqCtx, fw.key.ID)
+	watch, cancel := h.Watch(reqCtx, fw.key.ID, fw.secret)
 	stop := context.AfterFunc(watch, func() {
 		if reqCtx.Err() == nil {
 			fw.end(revoked)
@@ -450,7 +479,14 @@ func cookieName(pair string) string {
 
 func (h *Handler) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	fw := r.Context().Value(forwardKey{}).(*forward)
-	info := gatehouse.RequestInfoFromContext(r.Context())
+	h.upstreamError(w, r.Context(), fw, gatehouse.RequestInfoFromContext(r.Context()), err)
+}
+
+// upstreamError answers a request whose upstream exchange failed before an
+// answer came, on either engine: 408 or 400 for the client's broken body,
+// 504 for an upstream out of time, nothing for a client that went away,
+// else 502. ctx is the request's.
+func (h *Handler) upstreamError(w http.ResponseWriter, ctx context.Context, fw *forward, info *gatehouse.RequestInfo, err error) {
 	fw.route.duration.Observe(time.Since(fw.start).Seconds())
 	switch {
 	case fw.bodyErr.Load() != nil && errors.Is(*fw.bodyErr.Load(), os.ErrDeadlineExceeded):
@@ -458,7 +494,7 @@ func (h *Handler) errorHandler(w http.ResponseWriter, r *http.Request, err error
 		// the connection can still carry the answer, not another request.
 		w.Header().Set("Connection", "close")
 		fail(w, info, http.StatusRequestTimeout, gatehouse.EBodyTimeout, "The request body sent nothing for "+h.BodyTimeout.String()+".")
-	case fw.bodyErr.Load() != nil && r.Context().Err() == nil:
+	case fw.bodyErr.Load() != nil && ctx.Err() == nil:
 		fail(w, info, http.StatusBadRequest, gatehouse.EInvalidRequest, "The request body could not be read: "+(*fw.bodyErr.Load()).Error()+".")
 	case isTimeout(err):
 		fail(w, info, http.StatusGatewayTimeout, gatehouse.EUpstreamTimeout, "The upstream did not answer in time.")

@@ -70,7 +70,7 @@ func newFixture(t *testing.T, upstream http.HandlerFunc, timeout time.Duration) 
 	h := &proxy.Handler{
 		Table:    table,
 		Verifier: &keyauth.Verifier{Index: f.idx},
-		Watch: func(ctx context.Context, id string) (context.Context, context.CancelFunc) {
+		Watch: func(ctx context.Context, id string, _ gatehouse.Digest) (context.Context, context.CancelFunc) {
 			ctx, cancel := context.WithCancelCause(ctx)
 			f.watchers.Store(id, cancel)
 			return ctx, func() { cancel(context.Canceled) }

@@ -46,11 +46,10 @@ func longLived(resp *http.Response) bool {
 
 // startLongLived wraps the body of a long-lived answer, so that its end
 // and why are known, and counts it open. It returns what revokes it.
-func (h *Handler) startLongLived(resp *http.Response, fw *forward) revoker {
+func (h *Handler) startLongLived(resp *http.Response, fw *forward, ctx context.Context) revoker {
 	fw.longLived = true
 	h.open.add(1)
 	fw.route.open.Inc()
-	ctx := resp.Request.Context()
 	if up, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols &&
 		strings.EqualFold(strings.TrimSpace(resp.Header.Get("Upgrade")), "websocket") {
 		ws := newWSConn(ctx, fw, up)
@@ -118,6 +117,19 @@ func (c *counter) add(d int) {
 	if c.n == 0 && c.zero != nil {
 		close(c.zero)
 		c.zero = nil
+	}
+}
+
+// CloseIdle closes the idle keep-alive connections to the upstreams, both
+// engines': after the server's shutdown, nothing will use them.
+func (h *Handler) CloseIdle() {
+	for _, r := range h.table.Load().routes {
+		if r.up != nil {
+			r.up.closeIdle()
+		}
+		if t, ok := r.transport.(interface{ CloseIdleConnections() }); ok {
+			t.CloseIdleConnections()
+		}
 	}
 }
 

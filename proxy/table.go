@@ -25,6 +25,9 @@ type route struct {
 	// nil for the system's roots.
 	rootCAs   *x509.CertPool
 	transport http.RoundTripper // set by Handler.Init
+	// up is the lean engine's connections to the upstream, set by
+	// Handler.Init for a plain http:// upstream (nil: the stdlib path).
+	up *upstream
 	// duration is the route's child of the upstream duration histogram,
 	// and open and closed its children of the long-lived answers' gauge and
 	// counter (by closeReason), set by Handler.Init so that a request does

@@ -131,6 +131,10 @@ func revokedReason(cause error) string {
 		return "key expired"
 	case errors.Is(cause, keyindex.ErrKeyRemoved):
 		return "key deleted"
+	case errors.Is(cause, keyindex.ErrKeyDisabled):
+		return "key disabled"
+	case errors.Is(cause, keyindex.ErrKeyRolled):
+		return "key rolled"
 	}
 	return "key revoked"
 }

@@ -106,6 +106,8 @@ func TestRevokedReason(t *testing.T) {
 	t.Parallel()
 	for cause, want := range map[error]string{
 		keyindex.ErrKeyRemoved:                          "key deleted",
+		keyindex.ErrKeyDisabled:                         "key disabled",
+		keyindex.ErrKeyRolled:                           "key rolled",
 		fmt.Errorf("watch: %w", keyindex.ErrKeyExpired): "key expired",
 		errors.New("something else"):                    "key revoked",
 	} {

@@ -3,16 +3,18 @@ package server
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gatehouse/config"
+	"gatehouse/keyauth"
 	"gatehouse/proxy"
 )
 
 // reloadable are the config keys that a reload applies; every other key
 // needs a restart, which the reload logs.
-var reloadable = []string{"routes", "rate_limit"}
+var reloadable = []string{"routes", "rate_limit", "trusted_proxies"}
 
 // newReloads returns gatehouse_config_reload_total with both of its
 // results on /metrics from the start.
@@ -28,8 +30,9 @@ func newReloads() *prometheus.CounterVec {
 
 // Reload reads the config again with load (the file and the environment,
 // as at start) and applies what may change while the gateway serves: the
-// routes (added, changed, removed) and rate_limit. Each is swapped at once
-// (atomically): a request reads the routes once, when it arrives, so the
+// routes (added, changed, removed), rate_limit and trusted_proxies. Each
+// part is swapped at once (atomically): a request reads the routes once,
+// when it arrives, and its key check the policy once, so the
 // requests and websockets in flight finish on the routes they matched. A
 // config that does not load, or whose routes cannot be built (a CA file
 // gone), changes nothing: the error is logged, counted
@@ -57,19 +60,21 @@ func (s *Server) Reload(load func() (*config.Config, error)) error {
 		}
 	}
 	s.proxy.SetTable(table)
-	s.verifier.SetDefaultLimit(cfg.DefaultRateLimit)
+	s.verifier.SetPolicy(keyauth.Policy{DefaultLimit: cfg.DefaultRateLimit, TrustedProxies: cfg.ParsedTrustedProxies,
+		ExpiryWarning: time.Duration(old.ExpiryWarning)})
 	scopes := cfg.ScopeNames()
 	s.scopes.Store(&scopes)
 
 	next := *old
 	next.Routes, next.ParsedRoutes = cfg.Routes, cfg.ParsedRoutes
 	next.RateLimit, next.DefaultRateLimit = cfg.RateLimit, cfg.DefaultRateLimit
+	next.TrustedProxies, next.ParsedTrustedProxies = cfg.TrustedProxies, cfg.ParsedTrustedProxies
 	s.running = &next
 
 	added, changed, removed := routeChanges(old, cfg)
 	s.reloads.WithLabelValues("ok").Inc()
 	s.log.Info("config reloaded", "routes", len(cfg.ParsedRoutes), "added", strings.Join(added, ","),
-		"changed", strings.Join(changed, ","), "removed", strings.Join(removed, ","), "rate_limit", cfg.RateLimit)
+		"changed", strings.Join(changed, ","), "removed", strings.Join(removed, ","), "rate_limit", cfg.RateLimit, "trusted_proxies", strings.Join(cfg.TrustedProxies, ","))
 	if len(restart) > 0 {
 		s.log.Warn("config reload: these keys changed but take effect only after a restart; they keep their running values",
 			"keys", strings.Join(restart, ","))

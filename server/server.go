@@ -178,12 +178,14 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 	// One key check for every caller: the data plane and both management
 	// APIs take it as their Verifier (keyauth.Authenticator).
 	s.verifier = &keyauth.Verifier{
-		Index:        s.index,
-		Limiter:      limiter,
-		DefaultLimit: cfg.DefaultRateLimit,
-		Usage:        s.usage,
-		Now:          s.now,
-		Registerer:   s.registry,
+		Index:          s.index,
+		Limiter:        limiter,
+		DefaultLimit:   cfg.DefaultRateLimit,
+		Usage:          s.usage,
+		TrustedProxies: cfg.ParsedTrustedProxies,
+		ExpiryWarning:  time.Duration(cfg.ExpiryWarning),
+		Now:            s.now,
+		Registerer:     s.registry,
 	}
 
 	table, err := proxy.NewTable(cfg.ParsedRoutes)
@@ -380,6 +382,7 @@ func (s *Server) ServeListeners(ctx context.Context, ls Listeners) error {
 		s.log.Warn("long-lived connections still open after shutdown", "err", err)
 	}
 	cancelWait()
+	s.proxy.CloseIdle()
 	stopBg()
 	<-bgDone
 	if errors.Is(err, http.ErrServerClosed) {

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"gatehouse"
@@ -53,4 +54,22 @@ func decodeScopes(s string) (gatehouse.Scopes, error) {
 		ss = append(ss, sc)
 	}
 	return ss, nil
+}
+
+// encodeIPs returns the prefixes as a JSON array of strings, or NULL when
+// there are none (any address).
+func encodeIPs(ps []netip.Prefix) sql.NullString {
+	if len(ps) == 0 {
+		return sql.NullString{}
+	}
+	b, _ := json.Marshal(ps) // netip.Prefix marshals as text; it cannot fail
+	return sql.NullString{String: string(b), Valid: true}
+}
+
+func decodeIPs(s string) ([]netip.Prefix, error) {
+	var ps []netip.Prefix
+	if err := json.Unmarshal([]byte(s), &ps); err != nil {
+		return nil, fmt.Errorf("decode allowed addresses: %w", err)
+	}
+	return ps, nil
 }

@@ -12,7 +12,9 @@ import (
 )
 
 const keyColumns = `id, name, digest, sealed, hint, valid_until, scopes,
-	rate_requests, rate_per_ns, created_at, created_by, last_used_at`
+	rate_requests, rate_per_ns, created_at, created_by, last_used_at,
+	previous_digest, previous_valid_until, previous_last_used_at, enabled,
+	allowed_ips, read_only_grace_ns`
 
 // CreateKey stores a new key, its AuditCreate event by k.CreatedBy at
 // k.CreatedAt, and a change. A zero k.CreatedAt is set to now. Returns
@@ -25,12 +27,18 @@ func (s *Store) CreateKey(ctx context.Context, k *gatehouse.APIKey) error {
 	if err != nil {
 		return fmt.Errorf("create key: %w", err)
 	}
+	var prev []byte
+	if k.PreviousDigest != nil {
+		prev = k.PreviousDigest[:]
+	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`, name_key)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.Name, k.Digest[:], k.Sealed, k.Hint, nullMillis(k.ValidUntil), scopes,
 			k.RateLimit.Requests, int64(k.RateLimit.Per), millis(k.CreatedAt), k.CreatedBy,
-			nullMillis(k.LastUsedAt), gatehouse.NameKey(k.Name))
+			nullMillis(k.LastUsedAt), prev, nullMillis(k.PreviousValidUntil),
+			nullMillis(k.PreviousLastUsedAt), !k.Disabled, encodeIPs(k.AllowedIPs),
+			int64(k.ReadOnlyGrace), gatehouse.NameKey(k.Name))
 		if isNameTaken(err) {
 			return gatehouse.Errorf(gatehouse.ENameTaken, "A key named %q already exists.", k.Name)
 		} else if err != nil {
@@ -208,6 +216,109 @@ func (s *Store) DeleteKey(ctx context.Context, id, actor string) error {
 	return nil
 }
 
+// RollKey gives the key a new secret: the current one becomes its
+// previous secret until r.PreviousValidUntil (replacing the previous one
+// of an earlier roll, whose overlap ends at once), with no use recorded
+// yet. It records an AuditRoll event by actor and a change, and returns
+// the key. Returns ENotFound.
+func (s *Store) RollKey(ctx context.Context, id string, r gatehouse.KeyRoll, actor string) (*gatehouse.APIKey, error) {
+	var k *gatehouse.APIKey
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE api_keys
+			SET previous_digest = digest, previous_valid_until = ?, previous_last_used_at = NULL,
+				digest = ?, sealed = ?, hint = ?
+			WHERE id = ?`, millis(r.PreviousValidUntil), r.Digest[:], r.Sealed, r.Hint, id)
+		if err != nil {
+			return err
+		}
+		if err := mustAffect(res, noKey(id)); err != nil {
+			return err
+		}
+		k, err = s.keyChanged(ctx, tx, id, gatehouse.AuditRoll, actor)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("roll key", err)
+	}
+	return k, nil
+}
+
+// SetKeyDisabled disables or enables the key, records an AuditDisable or
+// AuditEnable event by actor and a change, and returns the key. Returns
+// ENotFound.
+func (s *Store) SetKeyDisabled(ctx context.Context, id string, disabled bool, actor string) (*gatehouse.APIKey, error) {
+	action := gatehouse.AuditEnable
+	if disabled {
+		action = gatehouse.AuditDisable
+	}
+	var k *gatehouse.APIKey
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET enabled = ? WHERE id = ?`, !disabled, id)
+		if err != nil {
+			return err
+		}
+		if err := mustAffect(res, noKey(id)); err != nil {
+			return err
+		}
+		k, err = s.keyChanged(ctx, tx, id, action, actor)
+		return err
+	})
+	if err != nil {
+		return nil, wrap(action+" key", err)
+	}
+	return k, nil
+}
+
+// UpdateKey sets the fields of u that are not nil, records an AuditUpdate
+// event by actor and a change, and returns the key. Returns ENotFound, or
+// ENameTaken if another key has the new name case-insensitively.
+func (s *Store) UpdateKey(ctx context.Context, id string, u gatehouse.KeyUpdate, actor string) (*gatehouse.APIKey, error) {
+	var k *gatehouse.APIKey
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		old, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return noKey(id)
+		} else if err != nil {
+			return err
+		}
+		u.Apply(old)
+		scopes, err := encodeScopes(old.Scopes)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE api_keys
+			SET name = ?, name_key = ?, scopes = ?, rate_requests = ?, rate_per_ns = ?,
+				allowed_ips = ?, read_only_grace_ns = ?
+			WHERE id = ?`, old.Name, gatehouse.NameKey(old.Name), scopes, old.RateLimit.Requests,
+			int64(old.RateLimit.Per), encodeIPs(old.AllowedIPs), int64(old.ReadOnlyGrace), id)
+		if isNameTaken(err) {
+			return gatehouse.Errorf(gatehouse.ENameTaken, "A key named %q already exists.", old.Name)
+		} else if err != nil {
+			return err
+		}
+		k, err = s.keyChanged(ctx, tx, id, gatehouse.AuditUpdate, actor)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("update key", err)
+	}
+	return k, nil
+}
+
+// keyChanged records an audit event and a change of the key id, inside
+// the transaction that changed it, and returns the key as changed.
+func (s *Store) keyChanged(ctx context.Context, tx *sql.Tx, id, action, actor string) (*gatehouse.APIKey, error) {
+	if err := insertAudit(ctx, tx, gatehouse.AuditEvent{
+		KeyID: id, Action: action, Actor: actor, At: s.now(),
+	}); err != nil {
+		return nil, err
+	}
+	if err := s.recordChange(ctx, tx, id); err != nil {
+		return nil, err
+	}
+	return scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
+}
+
 // mustAffect returns notFound when res changed no row.
 func mustAffect(res sql.Result, notFound error) error {
 	n, err := res.RowsAffected()
@@ -232,15 +343,38 @@ type scanner interface {
 // scanKey reads a row of keyColumns.
 func scanKey(row scanner) (*gatehouse.APIKey, error) {
 	var (
-		k                     gatehouse.APIKey
-		digest                []byte
-		validUntil, lastUsed  sql.NullInt64
-		scopes                string
-		ratePer, createdAtRaw int64
+		k                       gatehouse.APIKey
+		digest, prevDigest      []byte
+		validUntil, lastUsed    sql.NullInt64
+		prevUntil, prevLastUsed sql.NullInt64
+		scopes                  string
+		allowedIPs              sql.NullString
+		ratePer, createdAtRaw   int64
+		graceNS                 int64
+		enabled                 bool
 	)
 	if err := row.Scan(&k.ID, &k.Name, &digest, &k.Sealed, &k.Hint, &validUntil, &scopes,
-		&k.RateLimit.Requests, &ratePer, &createdAtRaw, &k.CreatedBy, &lastUsed); err != nil {
+		&k.RateLimit.Requests, &ratePer, &createdAtRaw, &k.CreatedBy, &lastUsed,
+		&prevDigest, &prevUntil, &prevLastUsed, &enabled, &allowedIPs, &graceNS); err != nil {
 		return nil, err
+	}
+	if prevDigest != nil {
+		if len(prevDigest) != len(k.Digest) {
+			return nil, fmt.Errorf("key %s: previous digest is %d bytes, want %d", k.ID, len(prevDigest), len(k.Digest))
+		}
+		k.PreviousDigest = new(gatehouse.Digest)
+		copy(k.PreviousDigest[:], prevDigest)
+	}
+	k.PreviousValidUntil = fromNullMillis(prevUntil)
+	k.PreviousLastUsedAt = fromNullMillis(prevLastUsed)
+	k.Disabled = !enabled
+	k.ReadOnlyGrace = time.Duration(graceNS)
+	if allowedIPs.Valid {
+		ips, err := decodeIPs(allowedIPs.String)
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", k.ID, err)
+		}
+		k.AllowedIPs = ips
 	}
 	if len(digest) != len(k.Digest) {
 		return nil, fmt.Errorf("key %s: digest is %d bytes, want %d", k.ID, len(digest), len(k.Digest))

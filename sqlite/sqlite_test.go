@@ -475,6 +475,10 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	if _, err := db.Exec(`INSERT INTO users (username, password_hash, created_at) VALUES ('alice', 'h', ?)`, created.UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := db.Exec(`INSERT INTO api_keys (id, name, name_key, digest, sealed, hint, scopes, created_at, created_by)
+		VALUES ('key_v1', 'old', 'old', ?, x'00', 'gth_…abcd', '["*:read"]', ?, 'cli:test')`, make([]byte, 32), created.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
 	db.Close()
 
 	s := mustOpen(t, path)
@@ -484,5 +488,14 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	}
 	if !u.CreatedAt.Equal(created) || !u.SessionsAfter.Equal(created) {
 		t.Errorf("after the upgrade CreatedAt = %v, SessionsAfter = %v; want both %v", u.CreatedAt, u.SessionsAfter, created)
+	}
+	// A key of the first schema is enabled, unrolled, bound to no address
+	// and without grace (migration 0005).
+	k, err := s.FindKeyByID(context.Background(), "key_v1")
+	if err != nil {
+		t.Fatalf("FindKeyByID after the upgrade = %v", err)
+	}
+	if k.Disabled || k.PreviousDigest != nil || k.PreviousValidUntil != nil || len(k.AllowedIPs) != 0 || k.ReadOnlyGrace != 0 {
+		t.Errorf("key after the upgrade = %+v, want enabled, unrolled, any address, no grace", k)
 	}
 }

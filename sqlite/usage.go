@@ -11,7 +11,7 @@ import (
 )
 
 // RecordUsage adds counts to the hourly buckets and moves each key's
-// LastUsedAt forward (never back). Usage of deleted or unknown keys is
+// LastUsedAt (and PreviousLastUsedAt, when set) forward (never back). Usage of deleted or unknown keys is
 // dropped. It records no change.
 func (s *Store) RecordUsage(ctx context.Context, usage []gatehouse.Usage) error {
 	if len(usage) == 0 {
@@ -25,7 +25,10 @@ func (s *Store) RecordUsage(ctx context.Context, usage []gatehouse.Usage) error 
 	})
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		touch, err := tx.PrepareContext(ctx, `UPDATE api_keys
-			SET last_used_at = max(coalesce(last_used_at, ?1), ?1) WHERE id = ?2`)
+			SET last_used_at = max(coalesce(last_used_at, ?1), ?1),
+				previous_last_used_at = CASE WHEN ?3 IS NULL THEN previous_last_used_at
+					ELSE max(coalesce(previous_last_used_at, ?3), ?3) END
+			WHERE id = ?2`)
 		if err != nil {
 			return err
 		}
@@ -41,7 +44,11 @@ func (s *Store) RecordUsage(ctx context.Context, usage []gatehouse.Usage) error 
 		defer add.Close()
 		for _, u := range us {
 			at := millis(u.LastUsedAt)
-			res, err := touch.ExecContext(ctx, at, u.KeyID)
+			var prevAt sql.NullInt64
+			if !u.PreviousLastUsedAt.IsZero() {
+				prevAt = sql.NullInt64{Int64: millis(u.PreviousLastUsedAt), Valid: true}
+			}
+			res, err := touch.ExecContext(ctx, at, u.KeyID, prevAt)
 			if err != nil {
 				return err
 			}

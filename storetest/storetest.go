@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -87,6 +88,11 @@ func newKey(name string, createdAt time.Time) *gatehouse.APIKey {
 		RateLimit: gatehouse.RateLimit{Requests: 100, Per: time.Second},
 		CreatedAt: createdAt,
 		CreatedBy: "admin:alice",
+		AllowedIPs: []netip.Prefix{
+			netip.MustParsePrefix("203.0.113.7/32"),
+			netip.MustParsePrefix("2001:db8::/32"),
+		},
+		ReadOnlyGrace: 36 * time.Hour,
 	}
 }
 
@@ -168,6 +174,27 @@ func diffKey(got, want *gatehouse.APIKey) []string {
 	}
 	if s := diffTimePtr(got.LastUsedAt, want.LastUsedAt); s != "" {
 		d = append(d, "LastUsedAt "+s)
+	}
+	switch {
+	case (got.PreviousDigest == nil) != (want.PreviousDigest == nil):
+		d = append(d, fmt.Sprintf("PreviousDigest set = %v, want %v", got.PreviousDigest != nil, want.PreviousDigest != nil))
+	case got.PreviousDigest != nil && *got.PreviousDigest != *want.PreviousDigest:
+		d = append(d, "PreviousDigest differs")
+	}
+	if s := diffTimePtr(got.PreviousValidUntil, want.PreviousValidUntil); s != "" {
+		d = append(d, "PreviousValidUntil "+s)
+	}
+	if s := diffTimePtr(got.PreviousLastUsedAt, want.PreviousLastUsedAt); s != "" {
+		d = append(d, "PreviousLastUsedAt "+s)
+	}
+	if got.Disabled != want.Disabled {
+		d = append(d, fmt.Sprintf("Disabled = %v, want %v", got.Disabled, want.Disabled))
+	}
+	if !slices.Equal(got.AllowedIPs, want.AllowedIPs) {
+		d = append(d, fmt.Sprintf("AllowedIPs = %v, want %v", got.AllowedIPs, want.AllowedIPs))
+	}
+	if got.ReadOnlyGrace != want.ReadOnlyGrace {
+		d = append(d, fmt.Sprintf("ReadOnlyGrace = %v, want %v", got.ReadOnlyGrace, want.ReadOnlyGrace))
 	}
 	return d
 }

@@ -83,6 +83,9 @@ type bucket struct {
 type counter struct {
 	n    atomic.Int64
 	last atomic.Int64 // Unix nanoseconds of the latest request
+	// prevLast is the Unix nanoseconds of the latest request with the
+	// key's previous secret; 0 when none.
+	prevLast atomic.Int64
 }
 
 type shard struct {
@@ -127,13 +130,23 @@ func New(store Store, opts Options) *Recorder {
 
 // Record counts one accepted request of the key at now. It does no I/O,
 // and does not allocate for a key that was used since the last flush.
-func (r *Recorder) Record(keyID string, now time.Time) {
+func (r *Recorder) Record(keyID string, now time.Time) { r.record(keyID, now, false) }
+
+// RecordPrevious counts one accepted request of the key at now that
+// presented its previous secret (a roll's overlap), which also moves the
+// key's PreviousLastUsedAt. Like Record, it does no I/O.
+func (r *Recorder) RecordPrevious(keyID string, now time.Time) { r.record(keyID, now, true) }
+
+// record counts the request under the shard's lock (shared when the
+// counter exists), so that collect cannot drop a counter between its
+// lookup and the count.
+func (r *Recorder) record(keyID string, now time.Time, previous bool) {
 	b := bucket{keyID: keyID, hour: now.Truncate(time.Hour).Unix()}
 	at := now.UnixNano()
 	s := &r.shards[shardOf(keyID)]
 	s.mu.RLock()
 	if c := s.m[b]; c != nil {
-		c.add(at)
+		c.add(at, previous)
 		s.mu.RUnlock()
 		return
 	}
@@ -144,15 +157,23 @@ func (r *Recorder) Record(keyID string, now time.Time) {
 		c = new(counter)
 		s.m[b] = c
 	}
-	c.add(at)
+	c.add(at, previous)
 	s.mu.Unlock()
 }
 
-func (c *counter) add(at int64) {
+func (c *counter) add(at int64, previous bool) {
 	c.n.Add(1)
+	forward(&c.last, at)
+	if previous {
+		forward(&c.prevLast, at)
+	}
+}
+
+// forward moves v to at unless it is at or past it already.
+func forward(v *atomic.Int64, at int64) {
 	for {
-		last := c.last.Load()
-		if at <= last || c.last.CompareAndSwap(last, at) {
+		last := v.Load()
+		if at <= last || v.CompareAndSwap(last, at) {
 			return
 		}
 	}
@@ -201,6 +222,11 @@ func (r *Recorder) collect() {
 			u.Count += n
 			if last.After(u.LastUsedAt) {
 				u.LastUsedAt = last
+			}
+			if p := c.prevLast.Swap(0); p != 0 {
+				if prev := time.Unix(0, p).UTC(); prev.After(u.PreviousLastUsedAt) {
+					u.PreviousLastUsedAt = prev
+				}
 			}
 			r.pending[b] = u
 		}

@@ -302,3 +302,37 @@ func BenchmarkRecordParallel(b *testing.B) {
 		}
 	})
 }
+
+// TestRecordPrevious: a request with a rolled key's previous secret counts
+// like any other and moves the key's PreviousLastUsedAt; one with the
+// current secret leaves it.
+func TestRecordPrevious(t *testing.T) {
+	t.Parallel()
+	store := gatehousetest.MustOpenSQLite(t)
+	k := createKey(t, store, "rolled")
+	r := usage.New(store, usage.Options{})
+	prev := hour0.Add(10 * time.Minute)
+	r.RecordPrevious(k.ID, prev)
+	r.Record(k.ID, hour0.Add(20*time.Minute))
+	if err := r.Flush(t.Context()); err != nil {
+		t.Fatalf("Flush() = %v", err)
+	}
+	if got := counts(t, store, k.ID); !equalCounts(got, map[time.Time]int64{hour0: 2}) {
+		t.Errorf("usage = %v, want 2 in %v", got, hour0)
+	}
+	got, err := store.FindKeyByID(t.Context(), k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PreviousLastUsedAt == nil || !got.PreviousLastUsedAt.Equal(prev) {
+		t.Errorf("PreviousLastUsedAt = %v, want %v", got.PreviousLastUsedAt, prev)
+	}
+	// A flush of the current secret's use alone keeps it.
+	r.Record(k.ID, hour0.Add(30*time.Minute))
+	if err := r.Flush(t.Context()); err != nil {
+		t.Fatalf("Flush() = %v", err)
+	}
+	if got, _ := store.FindKeyByID(t.Context(), k.ID); got.PreviousLastUsedAt == nil || !got.PreviousLastUsedAt.Equal(prev) {
+		t.Errorf("PreviousLastUsedAt after current use = %v, want %v", got.PreviousLastUsedAt, prev)
+	}
+}

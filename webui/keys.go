@@ -28,6 +28,7 @@ type keyRow struct {
 	// ExpiresInDays is set when the key expires within 7 days.
 	ExpiresInDays int
 	ExpiresSoon   bool
+	Disabled      bool
 }
 
 type scopeChoice struct {
@@ -62,7 +63,7 @@ func (u *UI) listData(r *http.Request) (*keysData, error) {
 	now := u.now()
 	d := &keysData{Title: "API Keys", Session: sessionOf(r), Total: total, Shown: len(list), Tomorrow: now.UTC().AddDate(0, 0, 1).Format(time.DateOnly)}
 	for _, k := range list {
-		row := keyRow{ID: k.ID, Name: k.Name, ValidUntil: k.ValidUntil, Expired: k.Expired(now), Scopes: strings.Join(k.Scopes.Strings(), ", ")}
+		row := keyRow{ID: k.ID, Name: k.Name, ValidUntil: k.ValidUntil, Expired: k.Expired(now), Scopes: strings.Join(k.Scopes.Strings(), ", "), Disabled: k.Disabled}
 		if k.ExpiresWithin(now, u.expiryWarning()) {
 			row.ExpiresSoon = true
 			row.ExpiresInDays = int(k.ValidUntil.Sub(now).Hours()/24 + 0.999)

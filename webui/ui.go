@@ -143,6 +143,10 @@ func (u *UI) Handler() http.Handler {
 	mux.Handle("POST /settings/api-keys/{id}/delete", u.auth(u.delete))
 	mux.Handle("POST /settings/api-keys/{id}/renew", u.auth(u.renew))
 	mux.Handle("POST /settings/api-keys/{id}/reveal", u.auth(u.reveal))
+	mux.Handle("POST /settings/api-keys/{id}/roll", u.auth(u.roll))
+	mux.Handle("POST /settings/api-keys/{id}/disable", u.auth(u.setDisabled(true)))
+	mux.Handle("POST /settings/api-keys/{id}/enable", u.auth(u.setDisabled(false)))
+	mux.Handle("POST /settings/api-keys/{id}/update", u.auth(u.update))
 	return securityHeaders(mux)
 }
 

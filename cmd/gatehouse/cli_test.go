@@ -137,7 +137,7 @@ func TestUsageErrors(t *testing.T) {
 		{"renew without expiry", []string{"keys", "renew", "x", "--config", c.config}, "--valid-until TIME or --no-expiry", "gatehouse keys renew"},
 		{"unknown top-level command", []string{"frobnicate"}, `unknown command "frobnicate" for "gatehouse"`, "gatehouse"},
 		{"unknown keys command", []string{"keys", "frobnicate", "--config", c.config}, `unknown command "frobnicate" for "gatehouse keys"`, "gatehouse keys"},
-		{"keys alone", []string{"keys"}, "keys needs a command: create, delete, list, renew, reveal or show", "gatehouse keys"},
+		{"keys alone", []string{"keys"}, "keys needs a command: create, delete, disable, enable, list, renew, reveal, roll, show or update", "gatehouse keys"},
 		{"admin alone", []string{"admin"}, "admin needs a command: create-user, delete-user or list-users", "gatehouse admin"},
 		{"config alone", []string{"config"}, "config needs a command: check", "gatehouse config"},
 		{"completion alone", []string{"completion"}, "completion needs a command: bash, fish, powershell or zsh", "gatehouse completion"},

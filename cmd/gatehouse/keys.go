@@ -82,7 +82,7 @@ func parseTime(flagName, s string) (*time.Time, error) {
 func (a *app) newKeysCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "keys",
-		Short: "Create, list, show, renew, delete and reveal API keys",
+		Short: "Create, list, show, renew, roll, disable, enable, update, delete and reveal API keys",
 		Long: `Manage the API keys in the store named by the config, with or without a
 running server: a running server sees each change within a second.
 
@@ -92,7 +92,9 @@ or after it.`,
   gatehouse keys list --config gatehouse.yaml
   gatehouse keys delete "Integration A" --config gatehouse.yaml`,
 	}
-	c.AddCommand(a.newKeysCreateCmd(), a.newKeysListCmd(), a.newKeysShowCmd(), a.newKeysRenewCmd(), a.newKeysDeleteCmd(), a.newKeysRevealCmd())
+	c.AddCommand(a.newKeysCreateCmd(), a.newKeysListCmd(), a.newKeysShowCmd(), a.newKeysRenewCmd(),
+		a.newKeysRollCmd(), a.newKeysDisableCmd(true), a.newKeysDisableCmd(false), a.newKeysUpdateCmd(),
+		a.newKeysDeleteCmd(), a.newKeysRevealCmd())
 	return c
 }
 
@@ -124,6 +126,7 @@ route, or api-keys:read or api-keys:write for the management API.`,
 	fs.StringArrayVar(&o.scopes, "scope", nil, "a `SCOPE` the key holds, such as assets:read (repeatable); default *:read")
 	fs.BoolVar(&o.write, "write", false, "without --scope, give the key *:write instead of *:read")
 	fs.StringVar(&o.rate, "rate", "", "the key's rate `LIMIT`, such as 100/s; default the config's rate_limit")
+	addIPFlags(c, &o.ips, &o.grace)
 	fs.BoolVar(&o.json, "json", false, "print JSON (id, name, key, validUntil, scopes, ...) instead")
 	c.RunE = func(c *cobra.Command, _ []string) error { return a.keysCreate(c.Context(), o) }
 	return c
@@ -133,7 +136,8 @@ route, or api-keys:read or api-keys:write for the management API.`,
 type createOptions struct {
 	config                 *string
 	name, validUntil, rate string
-	scopes                 []string
+	scopes, ips            []string
+	grace                  time.Duration
 	write, json            bool
 }
 
@@ -142,7 +146,7 @@ func (a *app) keysCreate(ctx context.Context, o createOptions) error {
 	if strings.TrimSpace(o.name) == "" {
 		return fmt.Errorf("%w: keys create needs --name NAME", errUsage)
 	}
-	req := keys.CreateRequest{Name: o.name, Scopes: o.scopes, WriteAccess: o.write}
+	req := keys.CreateRequest{Name: o.name, Scopes: o.scopes, WriteAccess: o.write, AllowedIPs: o.ips, ReadOnlyGrace: o.grace}
 	if o.validUntil != "" {
 		t, err := parseTime("valid-until", o.validUntil)
 		if err != nil {
@@ -182,8 +186,8 @@ func (a *app) newKeysListCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List the keys",
-		Long: `List every key: name, ID, expiry, status (active, expires soon, EXPIRED),
-scopes and last use. No plain key is printed.`,
+		Long: `List every key: name, ID, expiry, status (active, expires soon, EXPIRED,
+in grace, DISABLED), scopes and last use. No plain key is printed.`,
 		Example: `  gatehouse keys list --config gatehouse.yaml
   gatehouse keys list --config gatehouse.yaml --json | jq -r '.[] | select(.expired) | .name'`,
 		Args: noArgs,
@@ -236,8 +240,9 @@ func (a *app) newKeysShowCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "show NAME|ID",
 		Short: "Show a key's details and audit log",
-		Long: `Show a key's details (scopes, expiry, rate limit, creation, last use, requests
-of the last 7 days) and its audit log. The plain key is never shown: see
+		Long: `Show a key's details (scopes, expiry, rate limit, allowed addresses, read-only
+grace, creation, last use, a running roll's overlap and the old secret's last
+use, requests of the last 7 days) and its audit log. The plain key is never shown: see
 "gatehouse keys reveal".`,
 		Example: `  gatehouse keys show "Integration A" --config gatehouse.yaml
   gatehouse keys show --config gatehouse.yaml --json key_JjBJZ80tX792DBGnlxOT`,
@@ -274,15 +279,24 @@ func (a *app) keysShow(ctx context.Context, cfgPath, ref string, asJSON bool) er
 	if v.RateLimit != nil {
 		rate = k.RateLimit.String()
 	}
+	grace := "none"
+	if v.ReadOnlyGrace != nil {
+		grace = *v.ReadOnlyGrace
+	}
 	for _, row := range [][2]string{
 		{"Name", v.Name}, {"ID", v.ID}, {"Key", v.KeyHint},
 		{"Valid until", timeText(v.ValidUntil)}, {"Status", status(k, now, t.expiryWarning)},
 		{"Scopes", strings.Join(v.Scopes, " ")}, {"Rate limit", rate},
+		{"Allowed addresses", addressesText(v.AllowedIPs)}, {"Read-only grace", grace},
 		{"Created", v.CreatedAt.Format(time.RFC3339) + " by " + v.CreatedBy},
 		{"Last used", timeText(v.LastUsedAt)},
 		{"Requests (7 days)", fmt.Sprint(d.Requests)},
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+	}
+	if k.PreviousDigest != nil {
+		fmt.Fprintf(tw, "Old secret until:\t%s\n", timeText(k.PreviousValidUntil))
+		fmt.Fprintf(tw, "Old secret last used:\t%s\n", timeText(v.PreviousLastUsedAt))
 	}
 	tw.Flush()
 	if len(d.Audit) > 0 {
@@ -453,6 +467,10 @@ func timeText(t *time.Time) string {
 
 func status(k *gatehouse.APIKey, now time.Time, window time.Duration) string {
 	switch {
+	case k.Disabled:
+		return "DISABLED"
+	case k.InGrace(now):
+		return "EXPIRED (read-only grace)"
 	case k.Expired(now):
 		return "EXPIRED"
 	case k.ExpiresWithin(now, window):

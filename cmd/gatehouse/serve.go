@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"gatehouse/config"
 	"gatehouse/demo"
+	"gatehouse/logbuf"
 	"gatehouse/server"
 )
 
@@ -59,7 +62,11 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 			return fmt.Errorf("%w: --log-format must be text or json", errUsage)
 		}
 	}
-	log := a.logger(cfg.LogFormat, cfg.ParsedLogLevel)
+	// The access log writes a line per request: buffered, it costs no
+	// system call per request. Flushed every 100 ms and when serve ends.
+	out := logbuf.New(a.stderr, 100*time.Millisecond)
+	defer out.Close()
+	log := slog.New(a.logHandler(out, cfg.LogFormat, cfg.ParsedLogLevel))
 	a.errLog = log
 
 	var demoAPI *demo.Server
@@ -117,7 +124,7 @@ func (a *app) serve(ctx context.Context, cfgFlag string, withDemo bool, logForma
 	log.Info("gatehouse listening", "version", bv.String(), "url", dataURL, "admin_url", adminURL,
 		"storage", storageKind(cfg.Storage), "redis", cfg.Redis != "", "routes", len(cfg.Routes))
 	if withDemo {
-		if err := a.demoBanner(ctx, cfg, s, dataURL, adminURL, log); err != nil {
+		if err := a.demoBanner(ctx, cfg, s, dataURL, adminURL, log, out); err != nil {
 			ln.Close()
 			adminLn.Close()
 			if listeners.Redirect != nil {
@@ -157,7 +164,7 @@ func (a *app) reloadConfig(cfgPath, logFormat string, d *demo.Server) (*config.C
 // demoBanner writes the demo's config beside its store and prints how to
 // follow the demo: every command it prints works as written, from any
 // directory, for the server that printed it.
-func (a *app) demoBanner(ctx context.Context, cfg *config.Config, s *server.Server, dataURL, adminURL string, log *slog.Logger) error {
+func (a *app) demoBanner(ctx context.Context, cfg *config.Config, s *server.Server, dataURL, adminURL string, log *slog.Logger, out *logbuf.Writer) error {
 	path, err := demoConfigPath(cfg)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
@@ -174,6 +181,7 @@ func (a *app) demoBanner(ctx context.Context, cfg *config.Config, s *server.Serv
 		}
 		name = fmt.Sprintf("demo-%d", i)
 	}
+	out.Flush() // the log so far comes before the banner
 	if cfg.LogFormat == "json" {
 		// Every line on stderr is JSON in this mode: the banner is a record.
 		log.Info("demo ready: create a key, then call the API with it",
@@ -210,11 +218,17 @@ In another terminal:
 // logger writes to stderr in format (text or json) the records at level
 // and above.
 func (a *app) logger(format string, level slog.Level) *slog.Logger {
+	return slog.New(a.logHandler(a.stderr, format, level))
+}
+
+// logHandler writes to w in format (text or json) the records at level
+// and above.
+func (a *app) logHandler(w io.Writer, format string, level slog.Level) slog.Handler {
 	opts := &slog.HandlerOptions{Level: level}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(a.stderr, opts))
+		return slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(a.stderr, opts))
+	return slog.NewTextHandler(w, opts)
 }
 
 // addDemoRoutes adds the demo's routes unless the config already routes

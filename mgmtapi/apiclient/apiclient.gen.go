@@ -20,10 +20,14 @@ import (
 
 // Defines values for AuditEventAction.
 const (
-	Create AuditEventAction = "create"
-	Delete AuditEventAction = "delete"
-	Renew  AuditEventAction = "renew"
-	Reveal AuditEventAction = "reveal"
+	Create  AuditEventAction = "create"
+	Delete  AuditEventAction = "delete"
+	Disable AuditEventAction = "disable"
+	Enable  AuditEventAction = "enable"
+	Renew   AuditEventAction = "renew"
+	Reveal  AuditEventAction = "reveal"
+	Roll    AuditEventAction = "roll"
+	Update  AuditEventAction = "update"
 )
 
 // Valid indicates whether the value is a known member of the AuditEventAction enum.
@@ -33,9 +37,17 @@ func (e AuditEventAction) Valid() bool {
 		return true
 	case Delete:
 		return true
+	case Disable:
+		return true
+	case Enable:
+		return true
 	case Renew:
 		return true
 	case Reveal:
+		return true
+	case Roll:
+		return true
+	case Update:
 		return true
 	default:
 		return false
@@ -50,7 +62,10 @@ const (
 	ErrorErrorCodeInternal             ErrorErrorCode = "internal"
 	ErrorErrorCodeInvalidKey           ErrorErrorCode = "invalid_key"
 	ErrorErrorCodeInvalidRequest       ErrorErrorCode = "invalid_request"
+	ErrorErrorCodeIpNotAllowed         ErrorErrorCode = "ip_not_allowed"
+	ErrorErrorCodeKeyDisabled          ErrorErrorCode = "key_disabled"
 	ErrorErrorCodeKeyExpired           ErrorErrorCode = "key_expired"
+	ErrorErrorCodeKeyRolled            ErrorErrorCode = "key_rolled"
 	ErrorErrorCodeMethodNotAllowed     ErrorErrorCode = "method_not_allowed"
 	ErrorErrorCodeMissingKey           ErrorErrorCode = "missing_key"
 	ErrorErrorCodeNameTaken            ErrorErrorCode = "name_taken"
@@ -78,7 +93,13 @@ func (e ErrorErrorCode) Valid() bool {
 		return true
 	case ErrorErrorCodeInvalidRequest:
 		return true
+	case ErrorErrorCodeIpNotAllowed:
+		return true
+	case ErrorErrorCodeKeyDisabled:
+		return true
 	case ErrorErrorCodeKeyExpired:
+		return true
+	case ErrorErrorCodeKeyRolled:
 		return true
 	case ErrorErrorCodeMethodNotAllowed:
 		return true
@@ -107,10 +128,15 @@ func (e ErrorErrorCode) Valid() bool {
 
 // ApiKey An API key, without the plain key.
 type ApiKey struct {
-	CreatedAt time.Time `json:"createdAt"`
+	// AllowedIps The client addresses the key is accepted from (IP addresses and CIDR ranges); empty for any address. Elsewhere: 403 ip_not_allowed.
+	AllowedIps []string  `json:"allowedIps"`
+	CreatedAt  time.Time `json:"createdAt"`
 
 	// CreatedBy Who created the key: admin:<user>, key:<id> or cli:<user>.
 	CreatedBy string `json:"createdBy"`
+
+	// Enabled False while the key is disabled (requests refused with key_disabled).
+	Enabled bool `json:"enabled"`
 
 	// Expired Whether validUntil has passed.
 	Expired bool `json:"expired"`
@@ -131,8 +157,17 @@ type ApiKey struct {
 	// Name Unique case-insensitively; 1 to 100 Unicode characters, stored trimmed.
 	Name string `json:"name"`
 
+	// PreviousLastUsedAt When the previous secret was last accepted since the last roll; null if it was not (or before any roll).
+	PreviousLastUsedAt nullable.Nullable[time.Time] `json:"previousLastUsedAt"`
+
+	// PreviousValidUntil When a roll's overlap ends: until then the previous secret works too; null when no overlap runs.
+	PreviousValidUntil nullable.Nullable[time.Time] `json:"previousValidUntil"`
+
 	// RateLimit The key's own rate limit; null when the configured default applies.
 	RateLimit nullable.Nullable[RateLimit] `json:"rateLimit"`
+
+	// ReadOnlyGrace How long after validUntil the expired key still passes reads (GET, HEAD, OPTIONS), as a Go duration; null for none.
+	ReadOnlyGrace nullable.Nullable[string] `json:"readOnlyGrace"`
 
 	// Scopes <name>:read or <name>:write; <name> is a route's scope, * or api-keys.
 	Scopes []string `json:"scopes"`
@@ -158,11 +193,19 @@ type AuditEventAction string
 
 // CreateApiKey defines model for CreateApiKey.
 type CreateApiKey struct {
+	// AllowedIps IP addresses and CIDR ranges, IPv4 or IPv6; null, empty or absent for any address.
+	AllowedIps nullable.Nullable[[]string] `json:"allowedIps,omitempty"`
+
 	// Name 1 to 100 Unicode characters after trimming; unique case-insensitively.
 	Name string `json:"name"`
 
 	// RateLimit The key's own rate limit; null or absent: the configured default applies.
 	RateLimit nullable.Nullable[RateLimit] `json:"rateLimit,omitempty"`
+
+	// ReadOnlyGrace A Go duration from 0s to 720h, e.g. "24h"; null or absent for none.
+	//
+	// Examples: 24h
+	ReadOnlyGrace nullable.Nullable[string] `json:"readOnlyGrace,omitempty"`
 
 	// Scopes Scopes whose names are configured routes' scopes, * or api-keys; unknown names are refused with unknown_scope.
 	Scopes *[]string `json:"scopes,omitempty"`
@@ -196,10 +239,15 @@ type KeyDetails struct {
 
 // NewApiKey A key just created: the ApiKey and, this once, the plain key.
 type NewApiKey struct {
-	CreatedAt time.Time `json:"createdAt"`
+	// AllowedIps The client addresses the key is accepted from (IP addresses and CIDR ranges); empty for any address. Elsewhere: 403 ip_not_allowed.
+	AllowedIps []string  `json:"allowedIps"`
+	CreatedAt  time.Time `json:"createdAt"`
 
 	// CreatedBy Who created the key: admin:<user>, key:<id> or cli:<user>.
 	CreatedBy string `json:"createdBy"`
+
+	// Enabled False while the key is disabled (requests refused with key_disabled).
+	Enabled bool `json:"enabled"`
 
 	// Expired Whether validUntil has passed.
 	Expired bool `json:"expired"`
@@ -223,8 +271,17 @@ type NewApiKey struct {
 	// Name Unique case-insensitively; 1 to 100 Unicode characters, stored trimmed.
 	Name string `json:"name"`
 
+	// PreviousLastUsedAt When the previous secret was last accepted since the last roll; null if it was not (or before any roll).
+	PreviousLastUsedAt nullable.Nullable[time.Time] `json:"previousLastUsedAt"`
+
+	// PreviousValidUntil When a roll's overlap ends: until then the previous secret works too; null when no overlap runs.
+	PreviousValidUntil nullable.Nullable[time.Time] `json:"previousValidUntil"`
+
 	// RateLimit The key's own rate limit; null when the configured default applies.
 	RateLimit nullable.Nullable[RateLimit] `json:"rateLimit"`
+
+	// ReadOnlyGrace How long after validUntil the expired key still passes reads (GET, HEAD, OPTIONS), as a Go duration; null for none.
+	ReadOnlyGrace nullable.Nullable[string] `json:"readOnlyGrace"`
 
 	// Scopes <name>:read or <name>:write; <name> is a route's scope, * or api-keys.
 	Scopes []string `json:"scopes"`
@@ -258,6 +315,34 @@ type RenewApiKey struct {
 type RevealedKey struct {
 	// Key The plain key.
 	Key string `json:"key"`
+}
+
+// RollApiKey defines model for RollApiKey.
+type RollApiKey struct {
+	// Overlap How long the previous secret keeps working: a Go duration from 0s (the default) to 720h.
+	//
+	// Examples: 24h
+	Overlap *string `json:"overlap,omitempty"`
+}
+
+// UpdateApiKey A present member replaces the key's; null clears it (scopes: the default scopes; rateLimit: the configured default; allowedIps: any address; readOnlyGrace: none). Absent members keep the key's values. Validated as on creation.
+type UpdateApiKey struct {
+	// AllowedIps IP addresses and CIDR ranges, IPv4 or IPv6; null, empty or absent for any address.
+	AllowedIps nullable.Nullable[[]string] `json:"allowedIps,omitempty"`
+
+	// Name 1 to 100 Unicode characters after trimming; unique case-insensitively.
+	Name *string `json:"name,omitempty"`
+
+	// RateLimit An object sets the key's own limit; null removes it.
+	RateLimit nullable.Nullable[RateLimit] `json:"rateLimit,omitempty"`
+
+	// ReadOnlyGrace A Go duration from 0s to 720h, e.g. "24h"; null or absent for none.
+	//
+	// Examples: 24h
+	ReadOnlyGrace nullable.Nullable[string] `json:"readOnlyGrace,omitempty"`
+
+	// Scopes As on creation.
+	Scopes nullable.Nullable[[]string] `json:"scopes,omitempty"`
 }
 
 // UsageHour defines model for UsageHour.
@@ -328,8 +413,14 @@ type HeadApiKeysParams struct {
 // CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
 type CreateApiKeyJSONRequestBody = CreateApiKey
 
+// UpdateApiKeyJSONRequestBody defines body for UpdateApiKey for application/json ContentType.
+type UpdateApiKeyJSONRequestBody = UpdateApiKey
+
 // RenewApiKeyJSONRequestBody defines body for RenewApiKey for application/json ContentType.
 type RenewApiKeyJSONRequestBody = RenewApiKey
+
+// RollApiKeyJSONRequestBody defines body for RollApiKey for application/json ContentType.
+type RollApiKeyJSONRequestBody = RollApiKey
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -456,6 +547,24 @@ type ClientInterface interface {
 	// Corresponds with HEAD /api/v2/api-keys/{id} (the `HeadApiKey` operationId).
 	HeadApiKey(ctx context.Context, id KeyID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// UpdateApiKeyWithBody Change an API key
+	//
+	// Changes the name, scopes, rate limit, allowed addresses or read-only grace. Audited.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/v2/api-keys/{id} (the `UpdateApiKey` operationId).
+	UpdateApiKeyWithBody(ctx context.Context, id KeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateApiKey Change an API key
+	//
+	// Changes the name, scopes, rate limit, allowed addresses or read-only grace. Audited.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/v2/api-keys/{id} (the `UpdateApiKey` operationId).
+	UpdateApiKey(ctx context.Context, id KeyID, body UpdateApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetApiKeyDetails Show a key's audit log and usage
 	//
 	// What "More information" shows beyond the key: its audit log, oldest first, and its hourly request counts over the last 7 days.
@@ -469,6 +578,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with HEAD /api/v2/api-keys/{id}/details (the `HeadApiKeyDetails` operationId).
 	HeadApiKeyDetails(ctx context.Context, id KeyID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DisableApiKey Disable an API key
+	//
+	// Requests with the key get 401 key_disabled and its long-lived connections close, until it is enabled. Takes no body (or {}). Audited.
+	//
+	// Corresponds with POST /api/v2/api-keys/{id}/disable (the `DisableApiKey` operationId).
+	DisableApiKey(ctx context.Context, id KeyID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EnableApiKey Enable an API key
+	//
+	// Enables a disabled key, unchanged otherwise. Takes no body (or {}). Audited.
+	//
+	// Corresponds with POST /api/v2/api-keys/{id}/enable (the `EnableApiKey` operationId).
+	EnableApiKey(ctx context.Context, id KeyID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RenewApiKeyWithBody Renew an API key
 	//
@@ -494,6 +617,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v2/api-keys/{id}/reveal (the `RevealApiKey` operationId).
 	RevealApiKey(ctx context.Context, id KeyID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RollApiKeyWithBody Roll an API key
+	//
+	// Gives the key a new secret, returned this once; the key keeps its id, name, scopes, expiry, limits, usage and audit log. The previous secret keeps working for the overlap, then gets 401 key_rolled and its long-lived connections close. Rolling again ends a running overlap at once. The body is optional. Audited.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/api-keys/{id}/roll (the `RollApiKey` operationId).
+	RollApiKeyWithBody(ctx context.Context, id KeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RollApiKey Roll an API key
+	//
+	// Gives the key a new secret, returned this once; the key keeps its id, name, scopes, expiry, limits, usage and audit log. The previous secret keeps working for the overlap, then gets 401 key_rolled and its long-lived connections close. Rolling again ends a running overlap at once. The body is optional. Audited.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/api-keys/{id}/roll (the `RollApiKey` operationId).
+	RollApiKey(ctx context.Context, id KeyID, body RollApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListApiKeys List API keys
@@ -617,6 +758,44 @@ func (c *Client) HeadApiKey(ctx context.Context, id KeyID, reqEditors ...Request
 	return c.Client.Do(req)
 }
 
+// UpdateApiKeyWithBody Change an API key
+//
+// Changes the name, scopes, rate limit, allowed addresses or read-only grace. Audited.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/v2/api-keys/{id} (the `UpdateApiKey` operationId).
+func (c *Client) UpdateApiKeyWithBody(ctx context.Context, id KeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateApiKeyRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateApiKey Change an API key
+//
+// Changes the name, scopes, rate limit, allowed addresses or read-only grace. Audited.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/v2/api-keys/{id} (the `UpdateApiKey` operationId).
+func (c *Client) UpdateApiKey(ctx context.Context, id KeyID, body UpdateApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateApiKeyRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetApiKeyDetails Show a key's audit log and usage
 //
 // What "More information" shows beyond the key: its audit log, oldest first, and its hourly request counts over the last 7 days.
@@ -641,6 +820,40 @@ func (c *Client) GetApiKeyDetails(ctx context.Context, id KeyID, reqEditors ...R
 // Corresponds with HEAD /api/v2/api-keys/{id}/details (the `HeadApiKeyDetails` operationId).
 func (c *Client) HeadApiKeyDetails(ctx context.Context, id KeyID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewHeadApiKeyDetailsRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DisableApiKey Disable an API key
+//
+// Requests with the key get 401 key_disabled and its long-lived connections close, until it is enabled. Takes no body (or {}). Audited.
+//
+// Corresponds with POST /api/v2/api-keys/{id}/disable (the `DisableApiKey` operationId).
+func (c *Client) DisableApiKey(ctx context.Context, id KeyID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDisableApiKeyRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EnableApiKey Enable an API key
+//
+// Enables a disabled key, unchanged otherwise. Takes no body (or {}). Audited.
+//
+// Corresponds with POST /api/v2/api-keys/{id}/enable (the `EnableApiKey` operationId).
+func (c *Client) EnableApiKey(ctx context.Context, id KeyID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEnableApiKeyRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -696,6 +909,44 @@ func (c *Client) RenewApiKey(ctx context.Context, id KeyID, body RenewApiKeyJSON
 // Corresponds with POST /api/v2/api-keys/{id}/reveal (the `RevealApiKey` operationId).
 func (c *Client) RevealApiKey(ctx context.Context, id KeyID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRevealApiKeyRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RollApiKeyWithBody Roll an API key
+//
+// Gives the key a new secret, returned this once; the key keeps its id, name, scopes, expiry, limits, usage and audit log. The previous secret keeps working for the overlap, then gets 401 key_rolled and its long-lived connections close. Rolling again ends a running overlap at once. The body is optional. Audited.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/api-keys/{id}/roll (the `RollApiKey` operationId).
+func (c *Client) RollApiKeyWithBody(ctx context.Context, id KeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRollApiKeyRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RollApiKey Roll an API key
+//
+// Gives the key a new secret, returned this once; the key keeps its id, name, scopes, expiry, limits, usage and audit log. The previous secret keeps working for the overlap, then gets 401 key_rolled and its long-lived connections close. Rolling again ends a running overlap at once. The body is optional. Audited.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/api-keys/{id}/roll (the `RollApiKey` operationId).
+func (c *Client) RollApiKey(ctx context.Context, id KeyID, body RollApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRollApiKeyRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -980,6 +1231,53 @@ func NewHeadApiKeyRequest(server string, id KeyID) (*http.Request, error) {
 	return req, nil
 }
 
+// NewUpdateApiKeyRequest calls the generic UpdateApiKey builder with application/json body
+func NewUpdateApiKeyRequest(server string, id KeyID, body UpdateApiKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateApiKeyRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewUpdateApiKeyRequestWithBody constructs an http.Request for the UpdateApiKey method, with any body, and a specified content type
+func NewUpdateApiKeyRequestWithBody(server string, id KeyID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/api-keys/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetApiKeyDetailsRequest constructs an http.Request for the GetApiKeyDetails method
 func NewGetApiKeyDetailsRequest(server string, id KeyID) (*http.Request, error) {
 	var err error
@@ -1041,6 +1339,74 @@ func NewHeadApiKeyDetailsRequest(server string, id KeyID) (*http.Request, error)
 	}
 
 	req, err := http.NewRequest(http.MethodHead, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDisableApiKeyRequest constructs an http.Request for the DisableApiKey method
+func NewDisableApiKeyRequest(server string, id KeyID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/api-keys/%s/disable", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewEnableApiKeyRequest constructs an http.Request for the EnableApiKey method
+func NewEnableApiKeyRequest(server string, id KeyID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/api-keys/%s/enable", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -1125,6 +1491,53 @@ func NewRevealApiKeyRequest(server string, id KeyID) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewRollApiKeyRequest calls the generic RollApiKey builder with application/json body
+func NewRollApiKeyRequest(server string, id KeyID, body RollApiKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRollApiKeyRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewRollApiKeyRequestWithBody constructs an http.Request for the RollApiKey method, with any body, and a specified content type
+func NewRollApiKeyRequestWithBody(server string, id KeyID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/api-keys/%s/roll", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -1234,6 +1647,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with HEAD /api/v2/api-keys/{id} (the `HeadApiKey` operationId).
 	HeadApiKeyWithResponse(ctx context.Context, id KeyID, reqEditors ...RequestEditorFn) (*HeadApiKeyResponse, error)
 
+	// UpdateApiKeyWithBodyWithResponse Change an API key
+	//
+	// Changes the name, scopes, rate limit, allowed addresses or read-only grace. Audited.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v2/api-keys/{id} (the `UpdateApiKey` operationId).
+	UpdateApiKeyWithBodyWithResponse(ctx context.Context, id KeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateApiKeyResponse, error)
+
+	// UpdateApiKeyWithResponse Change an API key
+	//
+	// Changes the name, scopes, rate limit, allowed addresses or read-only grace. Audited.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v2/api-keys/{id} (the `UpdateApiKey` operationId).
+	UpdateApiKeyWithResponse(ctx context.Context, id KeyID, body UpdateApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateApiKeyResponse, error)
+
 	// GetApiKeyDetailsWithResponse Show a key's audit log and usage
 	//
 	// What "More information" shows beyond the key: its audit log, oldest first, and its hourly request counts over the last 7 days.
@@ -1251,6 +1682,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with HEAD /api/v2/api-keys/{id}/details (the `HeadApiKeyDetails` operationId).
 	HeadApiKeyDetailsWithResponse(ctx context.Context, id KeyID, reqEditors ...RequestEditorFn) (*HeadApiKeyDetailsResponse, error)
+
+	// DisableApiKeyWithResponse Disable an API key
+	//
+	// Requests with the key get 401 key_disabled and its long-lived connections close, until it is enabled. Takes no body (or {}). Audited.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/api-keys/{id}/disable (the `DisableApiKey` operationId).
+	DisableApiKeyWithResponse(ctx context.Context, id KeyID, reqEditors ...RequestEditorFn) (*DisableApiKeyResponse, error)
+
+	// EnableApiKeyWithResponse Enable an API key
+	//
+	// Enables a disabled key, unchanged otherwise. Takes no body (or {}). Audited.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/api-keys/{id}/enable (the `EnableApiKey` operationId).
+	EnableApiKeyWithResponse(ctx context.Context, id KeyID, reqEditors ...RequestEditorFn) (*EnableApiKeyResponse, error)
 
 	// RenewApiKeyWithBodyWithResponse Renew an API key
 	//
@@ -1278,6 +1727,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v2/api-keys/{id}/reveal (the `RevealApiKey` operationId).
 	RevealApiKeyWithResponse(ctx context.Context, id KeyID, reqEditors ...RequestEditorFn) (*RevealApiKeyResponse, error)
+
+	// RollApiKeyWithBodyWithResponse Roll an API key
+	//
+	// Gives the key a new secret, returned this once; the key keeps its id, name, scopes, expiry, limits, usage and audit log. The previous secret keeps working for the overlap, then gets 401 key_rolled and its long-lived connections close. Rolling again ends a running overlap at once. The body is optional. Audited.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/api-keys/{id}/roll (the `RollApiKey` operationId).
+	RollApiKeyWithBodyWithResponse(ctx context.Context, id KeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RollApiKeyResponse, error)
+
+	// RollApiKeyWithResponse Roll an API key
+	//
+	// Gives the key a new secret, returned this once; the key keeps its id, name, scopes, expiry, limits, usage and audit log. The previous secret keeps working for the overlap, then gets 401 key_rolled and its long-lived connections close. Rolling again ends a running overlap at once. The body is optional. Audited.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/api-keys/{id}/roll (the `RollApiKey` operationId).
+	RollApiKeyWithResponse(ctx context.Context, id KeyID, body RollApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*RollApiKeyResponse, error)
 }
 
 // ListApiKeysResponse200Headers the declared response headers of an HTTP 200 response for ListApiKeys
@@ -1778,6 +2245,131 @@ func (r HeadApiKeyResponse) ContentType() string {
 	return ""
 }
 
+// UpdateApiKeyResponse401Headers the declared response headers of an HTTP 401 response for UpdateApiKey
+type UpdateApiKeyResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// UpdateApiKeyResponse429Headers the declared response headers of an HTTP 429 response for UpdateApiKey
+type UpdateApiKeyResponse429Headers struct {
+	RetryAfter *int
+}
+
+type UpdateApiKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ApiKey
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *OtherError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateApiKeyResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateApiKeyResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateApiKeyResponse) GetJSON200() *ApiKey {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateApiKeyResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateApiKeyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateApiKeyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateApiKeyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r UpdateApiKeyResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateApiKeyResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r UpdateApiKeyResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateApiKeyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateApiKeyResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r UpdateApiKeyResponse) GetJSONDefault() *OtherError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateApiKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateApiKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateApiKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateApiKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetApiKeyDetailsResponse401Headers the declared response headers of an HTTP 401 response for GetApiKeyDetails
 type GetApiKeyDetailsResponse401Headers struct {
 	WWWAuthenticate *string
@@ -1903,6 +2495,228 @@ func (r HeadApiKeyDetailsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r HeadApiKeyDetailsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DisableApiKeyResponse401Headers the declared response headers of an HTTP 401 response for DisableApiKey
+type DisableApiKeyResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DisableApiKeyResponse429Headers the declared response headers of an HTTP 429 response for DisableApiKey
+type DisableApiKeyResponse429Headers struct {
+	RetryAfter *int
+}
+
+type DisableApiKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ApiKey
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *OtherError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DisableApiKeyResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DisableApiKeyResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DisableApiKeyResponse) GetJSON200() *ApiKey {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DisableApiKeyResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DisableApiKeyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DisableApiKeyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DisableApiKeyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r DisableApiKeyResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DisableApiKeyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DisableApiKeyResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DisableApiKeyResponse) GetJSONDefault() *OtherError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DisableApiKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DisableApiKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DisableApiKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DisableApiKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// EnableApiKeyResponse401Headers the declared response headers of an HTTP 401 response for EnableApiKey
+type EnableApiKeyResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// EnableApiKeyResponse429Headers the declared response headers of an HTTP 429 response for EnableApiKey
+type EnableApiKeyResponse429Headers struct {
+	RetryAfter *int
+}
+
+type EnableApiKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ApiKey
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *OtherError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *EnableApiKeyResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *EnableApiKeyResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r EnableApiKeyResponse) GetJSON200() *ApiKey {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r EnableApiKeyResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r EnableApiKeyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r EnableApiKeyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r EnableApiKeyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r EnableApiKeyResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r EnableApiKeyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r EnableApiKeyResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r EnableApiKeyResponse) GetJSONDefault() *OtherError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r EnableApiKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EnableApiKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EnableApiKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EnableApiKeyResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -2131,6 +2945,124 @@ func (r RevealApiKeyResponse) ContentType() string {
 	return ""
 }
 
+// RollApiKeyResponse401Headers the declared response headers of an HTTP 401 response for RollApiKey
+type RollApiKeyResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// RollApiKeyResponse429Headers the declared response headers of an HTTP 429 response for RollApiKey
+type RollApiKeyResponse429Headers struct {
+	RetryAfter *int
+}
+
+type RollApiKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NewApiKey
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *OtherError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RollApiKeyResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RollApiKeyResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RollApiKeyResponse) GetJSON200() *NewApiKey {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RollApiKeyResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RollApiKeyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RollApiKeyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RollApiKeyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RollApiKeyResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r RollApiKeyResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RollApiKeyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RollApiKeyResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RollApiKeyResponse) GetJSONDefault() *OtherError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RollApiKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RollApiKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RollApiKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RollApiKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListApiKeysWithResponse List API keys
 //
 // A page of keys, oldest first. With Accept: application/x-ndjson the keys are streamed one JSON object a line, page by page from the store. A generated client that picks its decoder by Content-Type may take application/x-ndjson for JSON: read such an answer line by line from the raw response.
@@ -2234,6 +3166,36 @@ func (c *ClientWithResponses) HeadApiKeyWithResponse(ctx context.Context, id Key
 	return ParseHeadApiKeyResponse(rsp)
 }
 
+// UpdateApiKeyWithBodyWithResponse Change an API key
+//
+// Changes the name, scopes, rate limit, allowed addresses or read-only grace. Audited.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v2/api-keys/{id} (the `UpdateApiKey` operationId).
+func (c *ClientWithResponses) UpdateApiKeyWithBodyWithResponse(ctx context.Context, id KeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateApiKeyResponse, error) {
+	rsp, err := c.UpdateApiKeyWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateApiKeyResponse(rsp)
+}
+
+// UpdateApiKeyWithResponse Change an API key
+//
+// Changes the name, scopes, rate limit, allowed addresses or read-only grace. Audited.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v2/api-keys/{id} (the `UpdateApiKey` operationId).
+func (c *ClientWithResponses) UpdateApiKeyWithResponse(ctx context.Context, id KeyID, body UpdateApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateApiKeyResponse, error) {
+	rsp, err := c.UpdateApiKey(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateApiKeyResponse(rsp)
+}
+
 // GetApiKeyDetailsWithResponse Show a key's audit log and usage
 //
 // What "More information" shows beyond the key: its audit log, oldest first, and its hourly request counts over the last 7 days.
@@ -2262,6 +3224,36 @@ func (c *ClientWithResponses) HeadApiKeyDetailsWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParseHeadApiKeyDetailsResponse(rsp)
+}
+
+// DisableApiKeyWithResponse Disable an API key
+//
+// Requests with the key get 401 key_disabled and its long-lived connections close, until it is enabled. Takes no body (or {}). Audited.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/api-keys/{id}/disable (the `DisableApiKey` operationId).
+func (c *ClientWithResponses) DisableApiKeyWithResponse(ctx context.Context, id KeyID, reqEditors ...RequestEditorFn) (*DisableApiKeyResponse, error) {
+	rsp, err := c.DisableApiKey(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDisableApiKeyResponse(rsp)
+}
+
+// EnableApiKeyWithResponse Enable an API key
+//
+// Enables a disabled key, unchanged otherwise. Takes no body (or {}). Audited.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/api-keys/{id}/enable (the `EnableApiKey` operationId).
+func (c *ClientWithResponses) EnableApiKeyWithResponse(ctx context.Context, id KeyID, reqEditors ...RequestEditorFn) (*EnableApiKeyResponse, error) {
+	rsp, err := c.EnableApiKey(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEnableApiKeyResponse(rsp)
 }
 
 // RenewApiKeyWithBodyWithResponse Renew an API key
@@ -2307,6 +3299,36 @@ func (c *ClientWithResponses) RevealApiKeyWithResponse(ctx context.Context, id K
 		return nil, err
 	}
 	return ParseRevealApiKeyResponse(rsp)
+}
+
+// RollApiKeyWithBodyWithResponse Roll an API key
+//
+// Gives the key a new secret, returned this once; the key keeps its id, name, scopes, expiry, limits, usage and audit log. The previous secret keeps working for the overlap, then gets 401 key_rolled and its long-lived connections close. Rolling again ends a running overlap at once. The body is optional. Audited.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/api-keys/{id}/roll (the `RollApiKey` operationId).
+func (c *ClientWithResponses) RollApiKeyWithBodyWithResponse(ctx context.Context, id KeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RollApiKeyResponse, error) {
+	rsp, err := c.RollApiKeyWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRollApiKeyResponse(rsp)
+}
+
+// RollApiKeyWithResponse Roll an API key
+//
+// Gives the key a new secret, returned this once; the key keeps its id, name, scopes, expiry, limits, usage and audit log. The previous secret keeps working for the overlap, then gets 401 key_rolled and its long-lived connections close. Rolling again ends a running overlap at once. The body is optional. Audited.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/api-keys/{id}/roll (the `RollApiKey` operationId).
+func (c *ClientWithResponses) RollApiKeyWithResponse(ctx context.Context, id KeyID, body RollApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*RollApiKeyResponse, error) {
+	rsp, err := c.RollApiKey(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRollApiKeyResponse(rsp)
 }
 
 // ParseListApiKeysResponse parses an HTTP response from a ListApiKeysWithResponse call
@@ -2765,6 +3787,125 @@ func ParseHeadApiKeyResponse(rsp *http.Response) (*HeadApiKeyResponse, error) {
 	return response, nil
 }
 
+// ParseUpdateApiKeyResponse parses an HTTP response from a UpdateApiKeyWithResponse call
+func ParseUpdateApiKeyResponse(rsp *http.Response) (*UpdateApiKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateApiKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ApiKey
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest OtherError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers UpdateApiKeyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateApiKeyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetApiKeyDetailsResponse parses an HTTP response from a GetApiKeyDetailsWithResponse call
 func ParseGetApiKeyDetailsResponse(rsp *http.Response) (*GetApiKeyDetailsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -2867,6 +4008,216 @@ func ParseHeadApiKeyDetailsResponse(rsp *http.Response) (*HeadApiKeyDetailsRespo
 	response := &HeadApiKeyDetailsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
+// ParseDisableApiKeyResponse parses an HTTP response from a DisableApiKeyWithResponse call
+func ParseDisableApiKeyResponse(rsp *http.Response) (*DisableApiKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DisableApiKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ApiKey
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest OtherError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DisableApiKeyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers DisableApiKeyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseEnableApiKeyResponse parses an HTTP response from a EnableApiKeyWithResponse call
+func ParseEnableApiKeyResponse(rsp *http.Response) (*EnableApiKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EnableApiKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ApiKey
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest OtherError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers EnableApiKeyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers EnableApiKeyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	}
 
 	return response, nil
@@ -3069,6 +4420,118 @@ func ParseRevealApiKeyResponse(rsp *http.Response) (*RevealApiKeyResponse, error
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers RevealApiKeyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRollApiKeyResponse parses an HTTP response from a RollApiKeyWithResponse call
+func ParseRollApiKeyResponse(rsp *http.Response) (*RollApiKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RollApiKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NewApiKey
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest OtherError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RollApiKeyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers RollApiKeyResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -349,6 +349,33 @@ func TestClientAgainstGateway(t *testing.T) {
 		t.Errorf("reveal gave another key than create")
 	}
 
+	// Day two (§8): roll with an overlap, disable, enable, change.
+	overlap := "1h"
+	rolled, err := c.RollApiKeyWithResponse(ctx, sensor.Id, apiclient.RollApiKey{Overlap: &overlap})
+	check(t, "roll", rolled, err, 200)
+	if rolled.JSON200.Key == sensor.Key || rolled.JSON200.PreviousValidUntil.IsNull() {
+		t.Errorf("roll answered %s", rolled.Body)
+	}
+	disabled, err := c.DisableApiKeyWithResponse(ctx, sensor.Id)
+	check(t, "disable", disabled, err, 200)
+	if disabled.JSON200.Enabled {
+		t.Errorf("disable answered %s", disabled.Body)
+	}
+	enabled, err := c.EnableApiKeyWithResponse(ctx, sensor.Id)
+	check(t, "enable", enabled, err, 200)
+	if !enabled.JSON200.Enabled {
+		t.Errorf("enable answered %s", enabled.Body)
+	}
+	patched, err := c.UpdateApiKeyWithResponse(ctx, sensor.Id, apiclient.UpdateApiKey{
+		AllowedIps:    nullable.NewNullableWithValue([]string{"10.0.0.0/8", "127.0.0.1"}),
+		ReadOnlyGrace: nullable.NewNullableWithValue("24h"),
+		RateLimit:     nullable.NewNullNullable[apiclient.RateLimit](),
+	})
+	check(t, "patch", patched, err, 200)
+	if k := patched.JSON200; !slices.Equal(k.AllowedIps, []string{"10.0.0.0/8", "127.0.0.1"}) || k.ReadOnlyGrace.MustGet() != "24h0m0s" || !k.RateLimit.IsNull() {
+		t.Errorf("patch answered %s", patched.Body)
+	}
+
 	// Delete, then the key is not found, with a body and without one.
 	deleted, err := c.DeleteApiKeyWithResponse(ctx, sensor.Id)
 	check(t, "delete", deleted, err, 204)
