@@ -39,6 +39,10 @@ type upstream struct {
 	addr string // host:port, dialed
 	mu   sync.Mutex
 	idle []*upConn
+	// closed is set by closeIdle: the pool is no longer served (shutdown,
+	// or a reload that replaced its route), and a connection returned to
+	// it afterwards is closed.
+	closed bool
 }
 
 // upConn is a connection to an upstream with its buffers.
@@ -128,7 +132,7 @@ func (u *upstream) put(c *upConn) {
 	c.idleSince = time.Now()
 	c.reused = true
 	u.mu.Lock()
-	if len(u.idle) < maxIdlePerUpstream {
+	if !u.closed && len(u.idle) < maxIdlePerUpstream {
 		u.idle = append(u.idle, c)
 		c = nil
 	}
@@ -138,11 +142,12 @@ func (u *upstream) put(c *upConn) {
 	}
 }
 
-// closeIdle closes the idle connections.
+// closeIdle closes the idle connections, and those returned from now on.
 func (u *upstream) closeIdle() {
 	u.mu.Lock()
 	idle := u.idle
 	u.idle = nil
+	u.closed = true
 	u.mu.Unlock()
 	for _, c := range idle {
 		c.conn.Close()
