@@ -26,6 +26,7 @@ type Store interface {
 	UserStore
 	UsageStore
 	ClusterStore
+	WebhookStore
 
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error

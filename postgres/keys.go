@@ -46,6 +46,9 @@ func (s *Store) CreateKey(ctx context.Context, k *gatehouse.APIKey) error {
 		}); err != nil {
 			return err
 		}
+		if err := s.addKeyEvent(ctx, tx, gatehouse.EventKeyCreated, k.ID); err != nil {
+			return err
+		}
 		return s.recordChange(ctx, tx, k.ID)
 	})
 }
@@ -174,6 +177,9 @@ func (s *Store) RenewKey(ctx context.Context, id string, r gatehouse.KeyRenewal,
 		}); err != nil {
 			return err
 		}
+		if err := s.addKeyEvent(ctx, tx, gatehouse.EventKeyRenewed, id); err != nil {
+			return err
+		}
 		return s.recordChange(ctx, tx, id)
 	})
 	if err != nil {
@@ -186,6 +192,9 @@ func (s *Store) RenewKey(ctx context.Context, id string, r gatehouse.KeyRenewal,
 // event by actor and a change. Returns ENotFound.
 func (s *Store) DeleteKey(ctx context.Context, id, actor string) error {
 	return s.write(ctx, "delete key", func(tx pgx.Tx) error {
+		if err := s.addKeyEvent(ctx, tx, gatehouse.EventKeyDeleted, id); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `DELETE FROM api_keys WHERE id = $1`, id)
 		if err != nil {
 			return err

@@ -49,6 +49,9 @@ func (s *Store) CreateKey(ctx context.Context, k *gatehouse.APIKey) error {
 		}); err != nil {
 			return err
 		}
+		if err := s.addKeyEvent(ctx, tx, gatehouse.EventKeyCreated, k.ID); err != nil {
+			return err
+		}
 		return s.recordChange(ctx, tx, k.ID)
 	})
 	if err != nil {
@@ -183,6 +186,9 @@ func (s *Store) RenewKey(ctx context.Context, id string, r gatehouse.KeyRenewal,
 		if err := s.recordChange(ctx, tx, id); err != nil {
 			return err
 		}
+		if err := s.addKeyEvent(ctx, tx, gatehouse.EventKeyRenewed, id); err != nil {
+			return err
+		}
 		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
 		return err
 	})
@@ -196,6 +202,9 @@ func (s *Store) RenewKey(ctx context.Context, id string, r gatehouse.KeyRenewal,
 // event by actor and a change. Returns ENotFound.
 func (s *Store) DeleteKey(ctx context.Context, id, actor string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := s.addKeyEvent(ctx, tx, gatehouse.EventKeyDeleted, id); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE id = ?`, id)
 		if err != nil {
 			return err

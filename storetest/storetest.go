@@ -34,7 +34,8 @@ type test struct {
 // Run runs the Store contract, grouped as the interface is: "keys/..."
 // (gatehouse.KeyStore, see runKeys), "users/..." (gatehouse.UserStore,
 // runUsers), "usage/..." (gatehouse.UsageStore, runUsage), "cluster/..."
-// (gatehouse.ClusterStore, runCluster), and Ping. open must return a new,
+// (gatehouse.ClusterStore, runCluster), "webhooks/..."
+// (gatehouse.WebhookStore, runWebhooks), and Ping. open must return a new,
 // empty store, close it when tb ends (tb.Cleanup) and fail tb if the store
 // does not open. Every subtest opens its own store and runs in parallel
 // with the others.
@@ -44,6 +45,7 @@ func Run(t *testing.T, open func(tb testing.TB) gatehouse.Store) {
 		{"users", runUsers},
 		{"usage", runUsage},
 		{"cluster", runCluster},
+		{"webhooks", runWebhooks},
 		{"Ping", testPing},
 	})
 }

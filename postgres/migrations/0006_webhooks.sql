@@ -1,0 +1,36 @@
+-- The webhooks' outbox (contract §10). A key change writes its event here
+-- in the transaction of the change; the scheduler adds the time-driven
+-- events (key.expiring, key.expired), once per key and period (the
+-- validUntil they are about); each node's sender claims due events for a
+-- lease (FOR UPDATE SKIP LOCKED), sends them and records the attempt.
+-- key_json is the key as it was (without its digest and sealed secret), so
+-- that a deleted key's event can still be sent. done lists the endpoints
+-- that have the event. No foreign key: the events outlive the key.
+CREATE TABLE webhook_events (
+    seq             bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id              text        COLLATE "C" NOT NULL UNIQUE,
+    type            text        NOT NULL,
+    key_id          text        COLLATE "C" NOT NULL,
+    period          timestamptz,
+    at              timestamptz NOT NULL,
+    key_json        jsonb       NOT NULL,
+    attempts        integer     NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL,
+    last_attempt_at timestamptz,
+    last_result     text        NOT NULL DEFAULT '',
+    done            text[]      NOT NULL DEFAULT '{}',
+    delivered_at    timestamptz,
+    failed          boolean     NOT NULL DEFAULT false,
+    claimed_until   timestamptz NOT NULL DEFAULT 'epoch'
+);
+CREATE UNIQUE INDEX webhook_events_once ON webhook_events (key_id, type, period) WHERE period IS NOT NULL;
+CREATE INDEX webhook_events_due ON webhook_events (next_attempt_at) WHERE delivered_at IS NULL AND NOT failed;
+CREATE INDEX webhook_events_at ON webhook_events (at);
+CREATE INDEX api_keys_by_valid_until ON api_keys (valid_until) WHERE valid_until IS NOT NULL;
+
+-- How far the scheduler got: key.expired has been added for every key
+-- whose validUntil is at or before through.
+CREATE TABLE webhook_schedule (
+    id      integer     PRIMARY KEY CHECK (id = 1),
+    through timestamptz NOT NULL
+);

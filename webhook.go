@@ -1,0 +1,136 @@
+package gatehouse
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Event types of the webhooks (contract §10). An endpoint subscribes to
+// some of them; EventTest is sent only by "gatehouse webhooks test".
+const (
+	EventKeyCreated  = "key.created"
+	EventKeyRenewed  = "key.renewed"
+	EventKeyDeleted  = "key.deleted"
+	EventKeyExpiring = "key.expiring"
+	EventKeyExpired  = "key.expired"
+	EventTest        = "test"
+)
+
+// EventTypes lists the event types an endpoint may subscribe to, in the
+// order the README gives them.
+var EventTypes = []string{EventKeyCreated, EventKeyRenewed, EventKeyDeleted, EventKeyExpiring, EventKeyExpired}
+
+// WebhookEvent is one event of the outbox: what happened to a key, and how
+// far its delivery got. The store writes a key change's event in the
+// transaction of the change, so that a crash between the change and the
+// send loses nothing.
+type WebhookEvent struct {
+	// ID is the event's webhook-id, the same on every attempt, so that a
+	// receiver can drop repeats.
+	ID string
+	// Type is one of EventTypes.
+	Type string
+	// At is when the change was made, or the moment a time-driven event
+	// stands for (the key's validUntil for key.expired).
+	At time.Time
+	// Key is the key as it was at At, without its digest and sealed
+	// secret (see SnapshotKey); a deleted key's event keeps it.
+	Key *APIKey
+
+	// Attempts is how many times the event was sent.
+	Attempts int
+	// NextAttemptAt is when the event is due (again).
+	NextAttemptAt time.Time
+	// LastAttemptAt is when it was last sent; nil before the first
+	// attempt.
+	LastAttemptAt *time.Time
+	// LastResult says how the last attempt went, per endpoint.
+	LastResult string
+	// Done lists the endpoints (EndpointID) that have the event: they
+	// answered 2xx, or 410 to stop its retries.
+	Done []string
+	// DeliveredAt is when every endpoint had it; nil while pending.
+	DeliveredAt *time.Time
+	// Failed is true once the retry schedule is used up.
+	Failed bool
+	// ClaimedUntil is the lease of the sender that claimed the event:
+	// no other sender takes it before, and the claimant's update counts
+	// only while the lease is still its own.
+	ClaimedUntil time.Time
+}
+
+// NewWebhookEventID returns a new random webhook-id: "msg_" and 22
+// base64url characters (128 bits).
+func NewWebhookEventID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
+	return "msg_" + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// SnapshotKey returns the JSON the outbox keeps of k: every field but the
+// digest and the sealed secret, so that an event never holds the key
+// itself, in any form, and a deleted key's event can still be sent.
+func SnapshotKey(k *APIKey) ([]byte, error) {
+	c := *k
+	c.Digest = Digest{}
+	c.Sealed = nil
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot key %s: %w", k.ID, err)
+	}
+	return b, nil
+}
+
+// ParseKeySnapshot reads what SnapshotKey wrote.
+func ParseKeySnapshot(b []byte) (*APIKey, error) {
+	var k APIKey
+	if err := json.Unmarshal(b, &k); err != nil {
+		return nil, fmt.Errorf("read key snapshot: %w", err)
+	}
+	return &k, nil
+}
+
+// WebhookFilter selects events in FindWebhookEvents, newest first.
+type WebhookFilter struct {
+	// Failed selects only the events whose last attempt failed, or whose
+	// retries are used up; else every event not yet delivered.
+	Failed bool
+	// Limit is the most events returned; 0 means 100.
+	Limit int
+}
+
+// WebhookStore is the part of a Store that holds the webhooks' outbox.
+// The key-changing methods of KeyStore add their events to it
+// (key.created, key.renewed, key.deleted) in the transaction of the
+// change; ScheduleKeyEvents adds the time-driven ones; the senders of
+// every node claim and update them.
+type WebhookStore interface {
+	// ScheduleKeyEvents adds the time-driven events up to now and returns
+	// how many it added: key.expired for each key whose validUntil passed
+	// since the previous call (by any process; now itself on the first
+	// call), and key.expiring for each key whose validUntil lies within
+	// window after now and that has no key.expiring for that validUntil
+	// yet (a key created or renewed inside the window, too). Each fires
+	// once per key and validUntil, however many nodes call it and however
+	// long none did. It also prunes finished events
+	// older than 30 days (or twice window, if longer).
+	ScheduleKeyEvents(ctx context.Context, now time.Time, window time.Duration) (int, error)
+	// ClaimWebhookEvents claims at most limit events due at now (not
+	// delivered, not failed, NextAttemptAt reached, no live lease) for
+	// lease, oldest first, and returns them with ClaimedUntil set. Of
+	// concurrent claims, each event goes to one.
+	ClaimWebhookEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*WebhookEvent, error)
+	// UpdateWebhookEvent records an attempt of a claimed event: Attempts,
+	// NextAttemptAt, LastAttemptAt, LastResult, Done, DeliveredAt and
+	// Failed, and ends the claim. It changes nothing and returns false
+	// when the claim (e.ClaimedUntil) is no longer the event's: its lease
+	// ran out and another sender took it.
+	UpdateWebhookEvent(ctx context.Context, e *WebhookEvent) (bool, error)
+	// FindWebhookEvents returns the events not yet delivered (see
+	// WebhookFilter), newest first.
+	FindWebhookEvents(ctx context.Context, f WebhookFilter) ([]*WebhookEvent, error)
+}
