@@ -3,9 +3,17 @@ package gatehouse
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -133,4 +141,116 @@ type WebhookStore interface {
 	// FindWebhookEvents returns the events not yet delivered (see
 	// WebhookFilter), newest first.
 	FindWebhookEvents(ctx context.Context, f WebhookFilter) ([]*WebhookEvent, error)
+}
+
+// WebhookSecretPrefix starts a webhook secret, as the Standard Webhooks
+// specification writes them.
+const WebhookSecretPrefix = "whsec_"
+
+// MinWebhookSecretBytes is the least number of random bytes a webhook
+// secret holds (the specification asks for 24 to 64).
+const MinWebhookSecretBytes = 24
+
+// maxWebhookSecretFile is the largest webhook secret file read.
+const maxWebhookSecretFile = 4 << 10
+
+// WebhookSecret is the key that signs an endpoint's webhooks. Like
+// Secret, it never prints itself and cannot be compared with ==.
+type WebhookSecret struct {
+	_ [0]func() // not comparable with ==
+	b []byte
+}
+
+// ParseWebhookSecret parses "whsec_" followed by the standard base64 of at
+// least MinWebhookSecretBytes bytes.
+func ParseWebhookSecret(s string) (WebhookSecret, error) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(s), WebhookSecretPrefix)
+	if !ok {
+		return WebhookSecret{}, errors.New(`must start with "whsec_" (make one with: echo "whsec_$(head -c 32 /dev/urandom | base64)")`)
+	}
+	b, err := base64.StdEncoding.DecodeString(rest)
+	if err != nil {
+		return WebhookSecret{}, errors.New(`must be "whsec_" and standard base64 (make one with: echo "whsec_$(head -c 32 /dev/urandom | base64)")`)
+	}
+	if len(b) < MinWebhookSecretBytes {
+		return WebhookSecret{}, fmt.Errorf("holds %d bytes, want at least %d random bytes", len(b), MinWebhookSecretBytes)
+	}
+	return WebhookSecret{b: b}, nil
+}
+
+// LoadWebhookSecret reads a webhook secret file. Like the master key, the
+// file must not be readable or writable by group or others.
+func LoadWebhookSecret(path string) (WebhookSecret, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return WebhookSecret{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return WebhookSecret{}, err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return WebhookSecret{}, fmt.Errorf("%s: mode %v lets others read it; run chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxWebhookSecretFile+1))
+	if err != nil {
+		return WebhookSecret{}, err
+	}
+	if len(data) > maxWebhookSecretFile {
+		return WebhookSecret{}, fmt.Errorf("%s: larger than %d bytes: not a webhook secret", path, maxWebhookSecretFile)
+	}
+	sec, err := ParseWebhookSecret(string(data))
+	if err != nil {
+		return WebhookSecret{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return sec, nil
+}
+
+// Reveal returns the secret's bytes, for signing.
+func (s WebhookSecret) Reveal() []byte { return s.b }
+
+// IsZero reports whether the secret is unset.
+func (s WebhookSecret) IsZero() bool { return len(s.b) == 0 }
+
+// String never gives the secret.
+func (s WebhookSecret) String() string { return WebhookSecretPrefix + "[REDACTED]" }
+
+// GoString never gives the secret.
+func (s WebhookSecret) GoString() string { return "gatehouse.WebhookSecret([REDACTED])" }
+
+// MarshalText never gives the secret.
+func (s WebhookSecret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// WebhookEndpoint is an entry of the config's webhooks: where events go,
+// signed with which secret.
+type WebhookEndpoint struct {
+	// URL is an http:// or https:// URL that events are POSTed to.
+	URL string
+	// Secret signs each event.
+	Secret WebhookSecret
+	// Events are the event types the endpoint receives; empty for all.
+	Events []string
+}
+
+// Wants reports whether the endpoint receives events of type typ.
+func (e *WebhookEndpoint) Wants(typ string) bool {
+	return len(e.Events) == 0 || slices.Contains(e.Events, typ)
+}
+
+// ID names the endpoint in the outbox (WebhookEvent.Done) without its URL,
+// which may carry a token: "ep_" and 16 hex digits of the URL's SHA-256.
+func (e *WebhookEndpoint) ID() string {
+	sum := sha256.Sum256([]byte(e.URL))
+	return "ep_" + hex.EncodeToString(sum[:8])
+}
+
+// Redacted returns the URL's scheme and host alone, for logs and the CLI:
+// its path or query may carry a token (as chat services' hook URLs do).
+func (e *WebhookEndpoint) Redacted() string {
+	u, err := url.Parse(e.URL)
+	if err != nil {
+		return "[invalid URL]"
+	}
+	return u.Scheme + "://" + u.Host
 }
