@@ -216,8 +216,11 @@ func (s *Sender) SendDue(ctx context.Context) {
 }
 
 // attempt sends a claimed event to each endpoint that wants it and does
-// not have it yet, and records how it went.
+// not have it yet, and records how it went. An attempt under way when ctx
+// ends (a shutdown) is finished, within the timeout, and recorded: cut
+// off, it would be sent again although the receiver may have had it.
 func (s *Sender) attempt(ctx context.Context, e *gatehouse.WebhookEvent) {
+	ctx = context.WithoutCancel(ctx)
 	body, err := Body(e)
 	if err != nil {
 		s.log().Error("webhooks: encode event", "id", e.ID, "type", e.Type, "err", err)
@@ -266,9 +269,7 @@ func (s *Sender) attempt(ctx context.Context, e *gatehouse.WebhookEvent) {
 	default:
 		e.NextAttemptAt = now.Add(RetrySchedule[e.Attempts-1])
 	}
-	// The update must land even when ctx ends now: else the event is sent
-	// again after its lease.
-	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if ok, err := s.Store.UpdateWebhookEvent(uctx, e); err != nil {
 		s.log().Warn("webhooks: record an attempt", "id", e.ID, "err", err)
