@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -115,6 +116,10 @@ type Config struct {
 	// Routes are the upstreams as written (GATEHOUSE_ROUTES, as a YAML or
 	// JSON list); Validate builds ParsedRoutes from them.
 	Routes []Route `yaml:"routes"`
+	// Webhooks are the endpoints that key events are sent to, as written
+	// (GATEHOUSE_WEBHOOKS, as a YAML or JSON list); Validate builds
+	// ParsedWebhooks from them, reading each secret file. Default: none.
+	Webhooks []Webhook `yaml:"webhooks"`
 
 	// Parsed values, set by Validate.
 	DefaultRateLimit gatehouse.RateLimit `yaml:"-"`
@@ -125,6 +130,9 @@ type Config struct {
 	ParsedLogLevel slog.Level `yaml:"-"`
 	// ParsedTrustedProxies are TrustedProxies as masked prefixes.
 	ParsedTrustedProxies []netip.Prefix `yaml:"-"`
+	// ParsedWebhooks are Webhooks with their secrets, once they are
+	// valid.
+	ParsedWebhooks []gatehouse.WebhookEndpoint `yaml:"-"`
 
 	// pos says where each key path (listen, routes[1], routes[1].timeout)
 	// was set, for the problems Validate reports; Parse and Load fill it.
@@ -180,6 +188,17 @@ type Route struct {
 	// TLSCAFile is a PEM bundle of the CAs whose certificates an https://
 	// upstream may present. Default: the system's roots.
 	TLSCAFile string `yaml:"tls_ca_file"`
+}
+
+// Webhook is one entry of webhooks, as written.
+type Webhook struct {
+	// URL is the http:// or https:// URL that events are POSTed to.
+	URL string `yaml:"url"`
+	// SecretFile holds the signing secret: "whsec_" and the base64 of at
+	// least 24 random bytes, in a file only its owner may read (0600).
+	SecretFile string `yaml:"secret_file"`
+	// Events are the event types sent there. Default: every one.
+	Events []string `yaml:"events"`
 }
 
 // route returns the route r describes, with the defaults for what it
@@ -312,6 +331,7 @@ var Env = []EnvVar{
 	{"GATEHOUSE_TRACING_OTLP_ENDPOINT", "tracing.otlp_endpoint"},
 	{"GATEHOUSE_TRACING_SAMPLE_RATIO", "tracing.sample_ratio"},
 	{"GATEHOUSE_ROUTES", "routes"},
+	{"GATEHOUSE_WEBHOOKS", "webhooks"},
 }
 
 // Validate checks every key and sets the parsed fields. Its error lists
@@ -404,7 +424,49 @@ func (c *Config) validate() []problem {
 	if r := c.Tracing.SampleRatio; !(r >= 0 && r <= 1) {
 		bad("tracing.sample_ratio", "must be a number from 0 to 1 (got %v)", r)
 	}
-	return append(ps, c.parseRoutes()...)
+	ps = append(ps, c.parseRoutes()...)
+	return append(ps, c.parseWebhooks()...)
+}
+
+// parseWebhooks checks each entry of Webhooks, reads its secret file, sets
+// ParsedWebhooks if they are all valid and returns their problems, each
+// under its key (webhooks[0].secret_file).
+func (c *Config) parseWebhooks() []problem {
+	c.ParsedWebhooks = nil
+	var ps []problem
+	bad := func(key, format string, args ...any) {
+		ps = append(ps, problem{at: c.position(key), key: key, msg: fmt.Sprintf(format, args...)})
+	}
+	eps := make([]gatehouse.WebhookEndpoint, len(c.Webhooks))
+	seen := map[string]int{}
+	for i, w := range c.Webhooks {
+		key := fmt.Sprintf("webhooks[%d]", i)
+		ep := &eps[i]
+		ep.URL, ep.Events = w.URL, w.Events
+		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(key+".url", "must be an http:// or https:// URL with a host (got %q)", (&gatehouse.WebhookEndpoint{URL: w.URL}).Redacted())
+		} else if j, dup := seen[w.URL]; dup {
+			bad(key+".url", "is the URL of webhooks[%d] too: give each endpoint one entry, with the events it wants", j)
+		} else {
+			seen[w.URL] = i
+		}
+		if w.SecretFile == "" {
+			bad(key+".secret_file", `is required: a file holding "whsec_" and the base64 of at least %d random bytes (make one with: echo "whsec_$(head -c 32 /dev/urandom | base64)" > webhook.secret; chmod 600 webhook.secret)`, gatehouse.MinWebhookSecretBytes)
+		} else if sec, err := gatehouse.LoadWebhookSecret(w.SecretFile); err != nil {
+			bad(key+".secret_file", "%v", err)
+		} else {
+			ep.Secret = sec
+		}
+		for j, e := range w.Events {
+			if !slices.Contains(gatehouse.EventTypes, e) {
+				bad(fmt.Sprintf("%s.events[%d]", key, j), "unknown event %q (known: %s)", e, strings.Join(gatehouse.EventTypes, ", "))
+			}
+		}
+	}
+	if len(ps) == 0 {
+		c.ParsedWebhooks = eps
+	}
+	return ps
 }
 
 // parseRoutes builds the gatehouse.Route of each entry of Routes, sets

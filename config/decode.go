@@ -152,8 +152,9 @@ func fieldsOf(t reflect.Type) []field {
 
 // The keys of the top level and of a route.
 var (
-	configFields = fieldsOf(reflect.TypeFor[Config]())
-	routeFields  = fieldsOf(reflect.TypeFor[Route]())
+	configFields  = fieldsOf(reflect.TypeFor[Config]())
+	routeFields   = fieldsOf(reflect.TypeFor[Route]())
+	webhookFields = fieldsOf(reflect.TypeFor[Webhook]())
 )
 
 func findField(fields []field, name string) (field, bool) {
@@ -299,6 +300,16 @@ func (d *decoder) environment(getenv func(string) string) {
 				continue
 			}
 			d.routes(firstNode(&doc), e.Key, at)
+		case *[]Webhook:
+			var doc yaml.Node
+			if err := yaml.Unmarshal([]byte(v), &doc); err != nil {
+				d.forget(e.Key)
+				d.c.Webhooks = nil
+				d.syntax(err)
+				d.failed[e.Key] = true
+				continue
+			}
+			d.webhooks(firstNode(&doc), e.Key, at)
 		case *[]string:
 			// A comma-separated list.
 			*ptr = nil
@@ -512,6 +523,8 @@ func (d *decoder) configKey(f field, key string, at position, v *yaml.Node) {
 		d.routes(v, key, at)
 	case *TLS, *Tracing:
 		d.section(v, key, at, reflect.ValueOf(ptr).Elem())
+	case *[]Webhook:
+		d.webhooks(v, key, at)
 	case *[]string:
 		d.strings(v, key, at, ptr)
 	default:
@@ -587,6 +600,41 @@ func (d *decoder) routes(n *yaml.Node, key string, at position) {
 		})
 	}
 	d.c.Routes = routes
+}
+
+// webhooks decodes the list of webhook endpoints n, set at at under key.
+func (d *decoder) webhooks(n *yaml.Node, key string, at position) {
+	d.forget(key)
+	list := resolve(n)
+	if isNull(list) {
+		d.c.Webhooks = nil
+		return
+	}
+	if list.Kind != yaml.SequenceNode {
+		d.fail(at, key, "must be a list of endpoints (got %s)", kindName(list))
+		return
+	}
+	hooks := make([]Webhook, len(list.Content))
+	for i, item := range list.Content {
+		wkey := key + "[" + strconv.Itoa(i) + "]"
+		wat := d.at(item)
+		d.set(wkey, wat)
+		m := resolve(item)
+		if m.Kind != yaml.MappingNode {
+			d.fail(wat, wkey, "an endpoint is a mapping of keys such as url: and secret_file: (got %s)", kindName(m))
+			continue
+		}
+		w := reflect.ValueOf(&hooks[i]).Elem()
+		d.mapping(m, wkey, webhookFields, func(f field, key string, at position, v *yaml.Node) {
+			d.set(key, at)
+			if events, ok := w.Field(f.index).Addr().Interface().(*[]string); ok {
+				d.strings(v, key, at, events)
+				return
+			}
+			d.scalar(v, key, at, w.Field(f.index).Addr().Interface())
+		})
+	}
+	d.c.Webhooks = hooks
 }
 
 // scalar decodes the scalar n into the field ptr points to, or records why
