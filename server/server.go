@@ -38,6 +38,7 @@ import (
 	"gatehouse/ratelimit"
 	"gatehouse/tracing"
 	"gatehouse/usage"
+	"gatehouse/webhook"
 	"gatehouse/webui"
 )
 
@@ -65,6 +66,8 @@ type Server struct {
 	keys     *keys.Service
 	index    *keyindex.Index
 	usage    *usage.Recorder
+	hooks    *webhook.Sender
+	schedule *webhook.Scheduler
 	redis    *redis.Client
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -154,6 +157,9 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 		return nil, fmt.Errorf("load keys: %w", err)
 	}
 
+	if err := s.openWebhooks(); err != nil {
+		return nil, err
+	}
 	s.keys.Now = s.now
 	// The scopes of the routes served now, which a reload may change.
 	s.keys.KnownScope = func(name string) bool { return slices.Contains(s.scopeNames(), name) }
@@ -161,6 +167,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 		if err := s.index.Sync(ctx); err != nil {
 			s.log.Warn("sync key index after a change", "err", err)
 		}
+		s.hooks.Wake()
 	}
 
 	var limiter ratelimit.Limiter = ratelimit.NewLocal()
@@ -258,6 +265,18 @@ func buildInfo(version, commit string) prometheus.Collector {
 	return g
 }
 
+// openWebhooks sets up the webhooks' sender and scheduler (see Run). They
+// run without endpoints too: the scheduler then keeps its place, and the
+// sender marks events delivered, so that the outbox does not grow.
+func (s *Server) openWebhooks() error {
+	s.hooks = &webhook.Sender{Store: s.store, Endpoints: s.cfg.ParsedWebhooks, Now: s.now, Logger: s.log, Registerer: s.registry}
+	if err := s.hooks.Init(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	s.schedule = &webhook.Scheduler{Store: s.store, Window: time.Duration(s.cfg.ExpiryWarning), Now: s.now, Added: s.hooks.Wake, Logger: s.log}
+	return nil
+}
+
 // DataHandler returns the handler of the data plane's listener (listen).
 func (s *Server) DataHandler() http.Handler { return s.data }
 
@@ -271,12 +290,14 @@ func (s *Server) Keys() *keys.Service { return s.keys }
 // Store returns the store.
 func (s *Server) Store() gatehouse.Store { return s.store }
 
-// Run runs the background work (index sync, usage flushes) until ctx is
-// done, then flushes usage a last time.
+// Run runs the background work (index sync, usage flushes, webhooks)
+// until ctx is done, then flushes usage a last time.
 func (s *Server) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.index.Run(ctx) })
 	wg.Go(func() { s.usage.Run(ctx) })
+	wg.Go(func() { s.hooks.Run(ctx) })
+	wg.Go(func() { s.schedule.Run(ctx) })
 	wg.Wait()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

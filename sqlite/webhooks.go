@@ -137,8 +137,18 @@ func queryKeys(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]*g
 // write transaction makes claims take turns.
 func (s *Store) ClaimWebhookEvents(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*gatehouse.WebhookEvent, error) {
 	until := now.Add(lease).UTC().Truncate(time.Millisecond)
+	// Most polls find nothing due: they need not take the write lock.
+	var due int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM webhook_events
+		WHERE delivered_at IS NULL AND failed = 0 AND next_attempt_at <= ? AND claimed_until <= ? LIMIT 1)`,
+		millis(now), millis(now)).Scan(&due)
+	if err != nil {
+		return nil, wrap("claim webhook events", err)
+	} else if due == 0 {
+		return nil, nil
+	}
 	var events []*gatehouse.WebhookEvent
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE webhook_events SET claimed_until = ?
 			WHERE seq IN (SELECT seq FROM webhook_events
 				WHERE delivered_at IS NULL AND failed = 0 AND next_attempt_at <= ? AND claimed_until <= ?

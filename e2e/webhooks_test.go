@@ -1,0 +1,143 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gatehouse"
+	"gatehouse/config"
+	"gatehouse/gatehousetest"
+	"gatehouse/gatehousetest/gatewaytest"
+	"gatehouse/keys"
+	"gatehouse/server"
+)
+
+// withWebhook returns a config change that sends every event to a new
+// receiver, and the receiver.
+func withWebhook(t *testing.T) (func(*config.Config), *gatehousetest.Receiver) {
+	t.Helper()
+	secret, file := gatehousetest.MustWebhookSecret(t)
+	r := gatehousetest.NewReceiver(t, secret)
+	return func(c *config.Config) {
+		c.Webhooks = []config.Webhook{{URL: r.URL + "/hooks", SecretFile: file}}
+	}, r
+}
+
+// TestWebhooksDelay: a running gateway sends each change's event within
+// 5 s, signed; the delay from change to receipt over 300 changes is
+// logged (p50, p99) for the README.
+func TestWebhooksDelay(t *testing.T) {
+	t.Parallel()
+	hook, r := withWebhook(t)
+	g := startGateway(t, hook)
+	const n = 300
+	made := map[string]time.Time{} // key ID → when its change was made
+	for i := range n {
+		start := time.Now()
+		k, _ := g.MustCreateKey(t, keys.CreateRequest{Name: fmt.Sprintf("k%03d", i)})
+		made[k.ID] = start
+	}
+	got := r.Wait(t, n, 30*time.Second)
+	var delays []time.Duration
+	for _, w := range got {
+		if w.Verified != nil || w.Type != gatehouse.EventKeyCreated {
+			t.Errorf("webhook %s %s: verified %v", w.ID, w.Type, w.Verified)
+			continue
+		}
+		for id, at := range made {
+			if strings.Contains(w.Body, `"id":"`+id+`"`) {
+				delays = append(delays, w.At.Sub(at))
+				delete(made, id)
+				break
+			}
+		}
+	}
+	if len(made) != 0 {
+		t.Fatalf("%d changes without their webhook", len(made))
+	}
+	slices.Sort(delays)
+	p50, p99 := delays[len(delays)/2], delays[len(delays)*99/100]
+	t.Logf("delay from change to receipt over %d events: p50 %s, p99 %s, max %s", len(delays), p50, p99, delays[len(delays)-1])
+	if p99 > 5*time.Second {
+		t.Errorf("p99 delay %s, want within 5s", p99)
+	}
+}
+
+// TestWebhooksChangeWhileNoGatewayRuns: a change made by the CLI while no
+// gateway runs is sent when one starts.
+func TestWebhooksChangeWhileNoGatewayRuns(t *testing.T) {
+	t.Parallel()
+	hook, r := withWebhook(t)
+	up := gatehousetest.NewUpstream(t, nil)
+	cfg := gatewaytest.Config(t, up.URL, hook)
+	// What "gatehouse keys create" does: the key service on the config's
+	// store.
+	ctx := context.Background()
+	store, err := server.OpenStore(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, _, err := server.NewKeyService(ctx, cfg, store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _, err := svc.Create(ctx, keys.CreateRequest{Name: "made-offline"}, keys.Admin("cli:alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	if n := len(r.Webhooks()); n != 0 {
+		t.Fatalf("the receiver got %d webhooks with no gateway running", n)
+	}
+
+	gatewaytest.MustStart(t, cfg, gatewaytest.Options{})
+	got := r.Wait(t, 1, 5*time.Second)
+	if got[0].Verified != nil || got[0].Type != gatehouse.EventKeyCreated || !strings.Contains(got[0].Body, k.ID) {
+		t.Errorf("webhook %s %s (verified: %v), want key.created of %s", got[0].Type, got[0].Body, got[0].Verified, k.ID)
+	}
+}
+
+// TestWebhooksTwoNodes: two gateways on one PostgreSQL outbox send each of
+// 200 changes, made on either node, once.
+func TestWebhooksTwoNodes(t *testing.T) {
+	t.Parallel()
+	hook, r := withWebhook(t)
+	storage := gatehousetest.MustPostgresSchema(t)
+	a := startGateway(t, func(c *config.Config) { c.Storage = storage; hook(c) })
+	b := a.nextNode(t)
+	const n = 200
+	var wg sync.WaitGroup
+	for i := range n {
+		node := a
+		if i%2 == 1 {
+			node = b
+		}
+		wg.Go(func() {
+			if _, _, err := node.Keys().Create(context.Background(), keys.CreateRequest{Name: fmt.Sprintf("k%03d", i)}, keys.Admin("test")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	got := r.Wait(t, n, 30*time.Second)
+	ids := map[string]int{}
+	for _, w := range got {
+		if w.Verified != nil {
+			t.Errorf("%s: %v", w.ID, w.Verified)
+		}
+		ids[w.ID]++
+	}
+	if len(ids) != n {
+		t.Errorf("%d events delivered, want %d", len(ids), n)
+	}
+	for id, c := range ids {
+		if c > 1 {
+			t.Errorf("event %s delivered %d times by two healthy nodes, want once", id, c)
+		}
+	}
+}
