@@ -150,7 +150,7 @@ func (a *app) newRootCmd(args []string) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %s%v", errUsage, commandPrefix(c), err)
 	})
-	root.AddCommand(a.newServeCmd(), a.newKeysCmd(), a.newAdminCmd(), a.newConfigCmd(), a.newVersionCmd())
+	root.AddCommand(a.newServeCmd(), a.newKeysCmd(), a.newAdminCmd(), a.newWebhooksCmd(), a.newConfigCmd(), a.newVersionCmd())
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	if c, _, err := root.Find([]string{"completion"}); err == nil && c != root {
