@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,8 +75,8 @@ const demoConfigHeader = `# Written by "gatehouse serve --demo" at each start: t
 # --demo routes to a demo that is gone.
 `
 
-// writeDemoConfig writes cfg, with its store and master key paths made
-// absolute, to path (mode 0600, replaced at once).
+// writeDemoConfig writes cfg, with its store, master key and webhook
+// secret paths made absolute, to path (mode 0600, replaced at once).
 func writeDemoConfig(path string, cfg *config.Config) error {
 	eff := *cfg
 	if db, ok := cfg.SQLitePath(); ok {
@@ -86,6 +87,12 @@ func writeDemoConfig(path string, cfg *config.Config) error {
 		return err
 	}
 	eff.SecretKeyFile = abs
+	eff.Webhooks = slices.Clone(cfg.Webhooks)
+	for i := range eff.Webhooks {
+		if eff.Webhooks[i].SecretFile, err = filepath.Abs(eff.Webhooks[i].SecretFile); err != nil {
+			return err
+		}
+	}
 	body, err := marshalConfig(&eff)
 	if err != nil {
 		return err
