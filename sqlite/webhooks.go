@@ -50,9 +50,15 @@ func insertEvent(ctx context.Context, tx *sql.Tx, typ string, k *gatehouse.APIKe
 }
 
 // ScheduleKeyEvents adds the time-driven events up to now; see
-// gatehouse.WebhookStore.
+// gatehouse.WebhookStore. A call that finds nothing to add, by a read,
+// writes nothing, unless the mark is a minute old.
 func (s *Store) ScheduleKeyEvents(ctx context.Context, now time.Time, window time.Duration) (int, error) {
 	now = now.UTC().Truncate(time.Millisecond)
+	if idle, err := s.scheduleIdle(ctx, now, window); err != nil {
+		return 0, wrap("schedule key events", err)
+	} else if idle {
+		return 0, nil
+	}
 	added := 0
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		added = 0
@@ -103,6 +109,27 @@ func (s *Store) ScheduleKeyEvents(ctx context.Context, now time.Time, window tim
 		return 0, wrap("schedule key events", err)
 	}
 	return added, nil
+}
+
+// markEvery is how often ScheduleKeyEvents moves the schedule's mark when
+// it finds nothing to add: an idle call takes no write lock (each write
+// is an fsync), and the next one looks from the older mark again.
+const markEvery = time.Minute
+
+// scheduleIdle reports, from a read, whether ScheduleKeyEvents at now
+// would add nothing and need not move the mark yet.
+func (s *Store) scheduleIdle(ctx context.Context, now time.Time, window time.Duration) (bool, error) {
+	var through sql.NullInt64
+	var due int
+	err := s.db.QueryRowContext(ctx, `SELECT (SELECT through FROM webhook_schedule WHERE id = 1),
+		(SELECT count(*) FROM api_keys WHERE valid_until > coalesce((SELECT through FROM webhook_schedule WHERE id = 1), ?) AND valid_until <= ?)
+		+ (SELECT count(*) FROM api_keys k WHERE valid_until > ? AND valid_until <= ? AND NOT EXISTS (
+			SELECT 1 FROM webhook_events e WHERE e.key_id = k.id AND e.type = ? AND e.period = k.valid_until))`,
+		millis(now), millis(now), millis(now), millis(now.Add(window)), gatehouse.EventKeyExpiring).Scan(&through, &due)
+	if err != nil {
+		return false, err
+	}
+	return through.Valid && due == 0 && now.Sub(fromMillis(through.Int64)) < markEvery, nil
 }
 
 // expiringAt is the moment of a key.expiring event found between through

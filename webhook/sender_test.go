@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -234,6 +235,16 @@ func TestFailThenRecover(t *testing.T) {
 		return status
 	}
 	sender, reg := newSender(t, store, clock, ep)
+	logs := &gatehousetest.LogBuffer{}
+	sender.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	t.Cleanup(func() {
+		if strings.Contains(logs.String(), "t0ps3cret") || strings.Contains(logs.String(), "/hooks/") {
+			t.Errorf("the log shows the endpoint's path or token:\n%s", logs)
+		}
+		if !strings.Contains(logs.String(), "delivery failed") {
+			t.Errorf("the log does not say that a delivery failed:\n%s", logs)
+		}
+	})
 	ctx := context.Background()
 	if err := store.CreateKey(ctx, newKey("one", nil)); err != nil {
 		t.Fatal(err)
