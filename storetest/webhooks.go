@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -209,7 +210,7 @@ func testConcurrentClaims(t *testing.T, open opener) {
 	s := open(t)
 	const n = 60
 	for i := range n {
-		mustCreate(t, s, newKey("k"+string(rune('A'+i/26))+string(rune('a'+i%26)), base))
+		mustCreate(t, s, newKey(fmt.Sprintf("k%02d", i), base))
 	}
 	now := time.Now().Add(time.Second)
 	var (
@@ -329,7 +330,7 @@ func testConcurrentSchedules(t *testing.T, open opener) {
 		t.Fatal(err)
 	}
 	for i := range 10 {
-		k := newKey("k"+string(rune('a'+i)), now.Add(-time.Hour))
+		k := newKey(fmt.Sprintf("k%d", i), now.Add(-time.Hour))
 		until := now.Add(time.Duration(i+1) * time.Minute)
 		k.ValidUntil = &until
 		mustCreate(t, s, k)

@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -482,7 +483,7 @@ func TestTwoNodesPostgres(t *testing.T) {
 			store = b
 		}
 		cwg.Go(func() {
-			if err := store.CreateKey(context.Background(), newKey("k"+time.Now().Format("150405.000000000")+string(rune('a'+i%26)), nil)); err != nil {
+			if err := store.CreateKey(context.Background(), newKey(fmt.Sprintf("k%03d", i), nil)); err != nil {
 				t.Error(err)
 			}
 		})
@@ -509,7 +510,7 @@ func TestTwoNodesPostgres(t *testing.T) {
 
 	// Node A claims ten events and dies before sending them.
 	for i := range 10 {
-		if err := a.CreateKey(context.Background(), newKey("late-"+string(rune('a'+i)), nil)); err != nil {
+		if err := a.CreateKey(context.Background(), newKey(fmt.Sprintf("late-%d", i), nil)); err != nil {
 			t.Fatal(err)
 		}
 	}
