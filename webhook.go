@@ -20,17 +20,46 @@ import (
 // Event types of the webhooks (contract §10). An endpoint subscribes to
 // some of them; EventTest is sent only by "gatehouse webhooks test".
 const (
-	EventKeyCreated  = "key.created"
-	EventKeyRenewed  = "key.renewed"
-	EventKeyDeleted  = "key.deleted"
-	EventKeyExpiring = "key.expiring"
-	EventKeyExpired  = "key.expired"
-	EventTest        = "test"
+	EventKeyCreated         = "key.created"
+	EventKeyRenewed         = "key.renewed"
+	EventKeyRolled          = "key.rolled"
+	EventKeyUpdated         = "key.updated"
+	EventKeyDisabled        = "key.disabled"
+	EventKeyEnabled         = "key.enabled"
+	EventKeyDeleted         = "key.deleted"
+	EventKeyExpiring        = "key.expiring"
+	EventKeyExpired         = "key.expired"
+	EventKeyPreviousExpired = "key.previous_expired"
+	EventTest               = "test"
 )
 
 // EventTypes lists the event types an endpoint may subscribe to, in the
-// order the README gives them.
-var EventTypes = []string{EventKeyCreated, EventKeyRenewed, EventKeyDeleted, EventKeyExpiring, EventKeyExpired}
+// contract's order.
+var EventTypes = []string{EventKeyCreated, EventKeyRenewed, EventKeyRolled, EventKeyUpdated, EventKeyDisabled,
+	EventKeyEnabled, EventKeyDeleted, EventKeyExpiring, EventKeyExpired, EventKeyPreviousExpired}
+
+// KeyEventType returns the event type that reports a change audited as
+// action (AuditCreate, AuditRoll, ...), or "" for an action that changes
+// no key (AuditReveal).
+func KeyEventType(action string) string {
+	switch action {
+	case AuditCreate:
+		return EventKeyCreated
+	case AuditRenew:
+		return EventKeyRenewed
+	case AuditRoll:
+		return EventKeyRolled
+	case AuditUpdate:
+		return EventKeyUpdated
+	case AuditDisable:
+		return EventKeyDisabled
+	case AuditEnable:
+		return EventKeyEnabled
+	case AuditDelete:
+		return EventKeyDeleted
+	}
+	return ""
+}
 
 // WebhookEvent is one event of the outbox: what happened to a key, and how
 // far its delivery got. The store writes a key change's event in the
@@ -80,11 +109,12 @@ func NewWebhookEventID() string {
 }
 
 // SnapshotKey returns the JSON the outbox keeps of k: every field but the
-// digest and the sealed secret, so that an event never holds the key
+// digests and the sealed secret, so that an event never holds the key
 // itself, in any form, and a deleted key's event can still be sent.
 func SnapshotKey(k *APIKey) ([]byte, error) {
 	c := *k
 	c.Digest = Digest{}
+	c.PreviousDigest = nil
 	c.Sealed = nil
 	b, err := json.Marshal(&c)
 	if err != nil {
@@ -113,7 +143,8 @@ type WebhookFilter struct {
 
 // WebhookStore is the part of a Store that holds the webhooks' outbox.
 // The key-changing methods of KeyStore add their events to it
-// (key.created, key.renewed, key.deleted) in the transaction of the
+// (key.created, key.renewed, key.rolled, key.updated, key.disabled,
+// key.enabled, key.deleted; see KeyEventType) in the transaction of the
 // change; ScheduleKeyEvents adds the time-driven ones; the senders of
 // every node claim and update them.
 type WebhookStore interface {
@@ -122,8 +153,10 @@ type WebhookStore interface {
 	// since the previous call (by any process; now itself on the first
 	// call), and key.expiring for each key whose validUntil lies within
 	// window after now and that has no key.expiring for that validUntil
-	// yet (a key created or renewed inside the window, too). Each fires
-	// once per key and validUntil, however many nodes call it and however
+	// yet (a key created or renewed inside the window, too), and
+	// key.previous_expired for each rolled key whose previous secret's
+	// end (PreviousValidUntil) passed since the previous call. Each fires
+	// once per key and moment, however many nodes call it and however
 	// long none did. It also prunes finished events
 	// older than 30 days (or twice window, if longer).
 	ScheduleKeyEvents(ctx context.Context, now time.Time, window time.Duration) (int, error)

@@ -89,7 +89,7 @@ func TestWebhookProblems(t *testing.T) {
 	want := strings.Join([]string{
 		p + `:2: webhooks[0].url: must be an http:// or https:// URL with a host (got "ftp://ops.example")`,
 		p + `:5: webhooks[1].secret_file: ` + open + `: mode -rw-r--r-- lets others read it; run chmod 600 ` + open,
-		p + `:6: webhooks[1].events[1]: unknown event "key.exploded" (known: key.created, key.renewed, key.deleted, key.expiring, key.expired)`,
+		p + `:6: webhooks[1].events[1]: unknown event "key.exploded" (known: ` + strings.Join(gatehouse.EventTypes, ", ") + `)`,
 		p + `:8: webhooks[2].secret_file: ` + short + `: holds 5 bytes, want at least 24 random bytes`,
 		p + `:10: webhooks[3].secret_file: ` + plain + `: must start with "whsec_" (make one with: echo "whsec_$(head -c 32 /dev/urandom | base64)")`,
 		p + `:11: webhooks[4].url: is the URL of webhooks[1] too: give each endpoint one entry, with the events it wants`,

@@ -302,6 +302,9 @@ func (s *Store) changeKey(ctx context.Context, tx pgx.Tx, id, action, actor, upd
 	if err := s.recordChange(ctx, tx, id); err != nil {
 		return nil, err
 	}
+	if err := s.addKeyEvent(ctx, tx, gatehouse.KeyEventType(action), id); err != nil {
+		return nil, err
+	}
 	return k, nil
 }
 

@@ -67,13 +67,15 @@ func (s *Store) ScheduleKeyEvents(ctx context.Context, now time.Time, window tim
 		if err := tx.QueryRow(ctx, `SELECT through FROM webhook_schedule WHERE id = 1 FOR UPDATE`).Scan(&through); err != nil {
 			return err
 		}
-		add := func(typ, query string, at func(k *gatehouse.APIKey) time.Time, args ...any) error {
+		// add adds an event of type typ for each key query selects, about
+		// the moment period(k), at at(k).
+		add := func(typ, query string, period func(k *gatehouse.APIKey) *time.Time, at func(k *gatehouse.APIKey) time.Time, args ...any) error {
 			keys, err := queryKeys(ctx, tx, query, args...)
 			if err != nil {
 				return err
 			}
 			for _, k := range keys {
-				if err := insertEvent(ctx, tx, typ, k, at(k), k.ValidUntil); err != nil {
+				if err := insertEvent(ctx, tx, typ, k, at(k), period(k)); err != nil {
 					return err
 				}
 			}
@@ -82,7 +84,7 @@ func (s *Store) ScheduleKeyEvents(ctx context.Context, now time.Time, window tim
 		}
 		if err := add(gatehouse.EventKeyExpired, `SELECT `+keyColumns+` FROM api_keys
 			WHERE valid_until > $1 AND valid_until <= $2`,
-			func(k *gatehouse.APIKey) time.Time { return *k.ValidUntil },
+			validUntil, func(k *gatehouse.APIKey) time.Time { return *k.ValidUntil },
 			through, now); err != nil {
 			return err
 		}
@@ -90,8 +92,14 @@ func (s *Store) ScheduleKeyEvents(ctx context.Context, now time.Time, window tim
 			WHERE valid_until > $1 AND valid_until <= $2 AND NOT EXISTS (
 				SELECT 1 FROM webhook_events e
 				WHERE e.key_id = k.id AND e.type = $3 AND e.period = k.valid_until)`,
-			func(k *gatehouse.APIKey) time.Time { return expiringAt(k, through, now, window) },
+			validUntil, func(k *gatehouse.APIKey) time.Time { return expiringAt(k, through, now, window) },
 			now, now.Add(window), gatehouse.EventKeyExpiring); err != nil {
+			return err
+		}
+		if err := add(gatehouse.EventKeyPreviousExpired, `SELECT `+keyColumns+` FROM api_keys
+			WHERE previous_valid_until > $1 AND previous_valid_until <= $2`,
+			previousValidUntil, func(k *gatehouse.APIKey) time.Time { return *k.PreviousValidUntil },
+			through, now); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE webhook_schedule SET through = greatest(through, $1) WHERE id = 1`, now); err != nil {
@@ -107,6 +115,11 @@ func (s *Store) ScheduleKeyEvents(ctx context.Context, now time.Time, window tim
 	}
 	return added, nil
 }
+
+// validUntil and previousValidUntil are the moments of the time-driven
+// events, their periods.
+func validUntil(k *gatehouse.APIKey) *time.Time         { return k.ValidUntil }
+func previousValidUntil(k *gatehouse.APIKey) *time.Time { return k.PreviousValidUntil }
 
 // expiringAt is the moment of a key.expiring event found between through
 // and now: when k entered the window, if that was after through; else now

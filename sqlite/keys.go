@@ -325,6 +325,9 @@ func (s *Store) keyChanged(ctx context.Context, tx *sql.Tx, id, action, actor st
 	if err := s.recordChange(ctx, tx, id); err != nil {
 		return nil, err
 	}
+	if err := s.addKeyEvent(ctx, tx, gatehouse.KeyEventType(action), id); err != nil {
+		return nil, err
+	}
 	return scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
 }
 

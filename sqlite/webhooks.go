@@ -69,13 +69,15 @@ func (s *Store) ScheduleKeyEvents(ctx context.Context, now time.Time, window tim
 		} else if err != nil {
 			return err
 		}
-		add := func(typ, query string, at func(k *gatehouse.APIKey) time.Time, args ...any) error {
+		// add adds an event of type typ for each key query selects, about
+		// the moment period(k), at at(k).
+		add := func(typ, query string, period func(k *gatehouse.APIKey) *time.Time, at func(k *gatehouse.APIKey) time.Time, args ...any) error {
 			keys, err := queryKeys(ctx, tx, query, args...)
 			if err != nil {
 				return err
 			}
 			for _, k := range keys {
-				if err := insertEvent(ctx, tx, typ, k, at(k), k.ValidUntil); err != nil {
+				if err := insertEvent(ctx, tx, typ, k, at(k), period(k)); err != nil {
 					return err
 				}
 			}
@@ -84,7 +86,7 @@ func (s *Store) ScheduleKeyEvents(ctx context.Context, now time.Time, window tim
 		}
 		if err := add(gatehouse.EventKeyExpired, `SELECT `+keyColumns+` FROM api_keys
 			WHERE valid_until > ? AND valid_until <= ?`,
-			func(k *gatehouse.APIKey) time.Time { return *k.ValidUntil },
+			validUntil, func(k *gatehouse.APIKey) time.Time { return *k.ValidUntil },
 			through, millis(now)); err != nil {
 			return err
 		}
@@ -92,8 +94,14 @@ func (s *Store) ScheduleKeyEvents(ctx context.Context, now time.Time, window tim
 			WHERE valid_until > ? AND valid_until <= ? AND NOT EXISTS (
 				SELECT 1 FROM webhook_events e
 				WHERE e.key_id = k.id AND e.type = ? AND e.period = k.valid_until)`,
-			func(k *gatehouse.APIKey) time.Time { return expiringAt(k, fromMillis(through), now, window) },
+			validUntil, func(k *gatehouse.APIKey) time.Time { return expiringAt(k, fromMillis(through), now, window) },
 			millis(now), millis(now.Add(window)), gatehouse.EventKeyExpiring); err != nil {
+			return err
+		}
+		if err := add(gatehouse.EventKeyPreviousExpired, `SELECT `+keyColumns+` FROM api_keys
+			WHERE previous_valid_until > ? AND previous_valid_until <= ?`,
+			previousValidUntil, func(k *gatehouse.APIKey) time.Time { return *k.PreviousValidUntil },
+			through, millis(now)); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_schedule (id, through) VALUES (1, ?)
@@ -123,14 +131,20 @@ func (s *Store) scheduleIdle(ctx context.Context, now time.Time, window time.Dur
 	var due int
 	err := s.db.QueryRowContext(ctx, `SELECT (SELECT through FROM webhook_schedule WHERE id = 1),
 		(SELECT count(*) FROM api_keys WHERE valid_until > coalesce((SELECT through FROM webhook_schedule WHERE id = 1), ?) AND valid_until <= ?)
+		+ (SELECT count(*) FROM api_keys WHERE previous_valid_until > coalesce((SELECT through FROM webhook_schedule WHERE id = 1), ?) AND previous_valid_until <= ?)
 		+ (SELECT count(*) FROM api_keys k WHERE valid_until > ? AND valid_until <= ? AND NOT EXISTS (
 			SELECT 1 FROM webhook_events e WHERE e.key_id = k.id AND e.type = ? AND e.period = k.valid_until))`,
-		millis(now), millis(now), millis(now), millis(now.Add(window)), gatehouse.EventKeyExpiring).Scan(&through, &due)
+		millis(now), millis(now), millis(now), millis(now), millis(now), millis(now.Add(window)), gatehouse.EventKeyExpiring).Scan(&through, &due)
 	if err != nil {
 		return false, err
 	}
 	return through.Valid && due == 0 && now.Sub(fromMillis(through.Int64)) < markEvery, nil
 }
+
+// validUntil and previousValidUntil are the moments of the time-driven
+// events, their periods.
+func validUntil(k *gatehouse.APIKey) *time.Time         { return k.ValidUntil }
+func previousValidUntil(k *gatehouse.APIKey) *time.Time { return k.PreviousValidUntil }
 
 // expiringAt is the moment of a key.expiring event found between through
 // and now: when k entered the window, if that was after through; else now

@@ -16,6 +16,7 @@ import (
 func runWebhooks(t *testing.T, open opener) {
 	run(t, open, []test{
 		{"KeyChangeEvents", testKeyChangeEvents},
+		{"DayTwoEvents", testDayTwoEvents},
 		{"ClaimAndUpdate", testClaimAndUpdate},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"ScheduleKeyEvents", testScheduleKeyEvents},
@@ -361,5 +362,74 @@ func testConcurrentSchedules(t *testing.T, open opener) {
 		if n != 1 {
 			t.Errorf("%s added %d times, want once", what, n)
 		}
+	}
+}
+
+// testDayTwoEvents: rolling, updating, disabling and enabling a key each
+// add their event, without either secret's digest; the end of a roll's
+// overlap adds key.previous_expired once, also when nobody called for the
+// moment itself.
+func testDayTwoEvents(t *testing.T, open opener) {
+	s := open(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	if _, err := s.ScheduleKeyEvents(ctx, now, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	k := newKey("one", now)
+	mustCreate(t, s, k)
+	mustDeliver(t, s, now.Add(time.Minute))
+
+	sec := gatehouse.NewSecret()
+	overlapEnd := now.Add(2 * time.Hour)
+	if _, err := s.RollKey(ctx, k.ID, gatehouse.KeyRoll{Digest: sec.Digest(), Sealed: []byte("sealed:new"), Hint: sec.Hint(),
+		PreviousValidUntil: overlapEnd}, "admin:bob"); err != nil {
+		t.Fatal(err)
+	}
+	name := "renamed"
+	if _, err := s.UpdateKey(ctx, k.ID, gatehouse.KeyUpdate{Name: &name}, "admin:bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetKeyDisabled(ctx, k.ID, true, "admin:bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetKeyDisabled(ctx, k.ID, false, "admin:bob"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.UpdateKey(ctx, "nope", gatehouse.KeyUpdate{Name: &name}, "admin:bob")
+	wantCode(t, "UpdateKey(unknown)", err, gatehouse.ENotFound)
+
+	got := mustDeliver(t, s, now.Add(time.Minute))
+	want := []string{gatehouse.EventKeyRolled + " " + k.ID, gatehouse.EventKeyUpdated + " " + k.ID,
+		gatehouse.EventKeyDisabled + " " + k.ID, gatehouse.EventKeyEnabled + " " + k.ID}
+	if !slices.Equal(types(got), want) {
+		t.Fatalf("events = %q, want %q", types(got), want)
+	}
+	for _, e := range got {
+		if e.Key.PreviousDigest != nil || e.Key.Digest != (gatehouse.Digest{}) || len(e.Key.Sealed) != 0 {
+			t.Errorf("%s: the key snapshot holds a digest or the sealed secret", e.Type)
+		}
+	}
+	if d := diffTimePtr(got[0].Key.PreviousValidUntil, &overlapEnd); d != "" {
+		t.Errorf("key.rolled's key: PreviousValidUntil %s", d)
+	}
+	if got[1].Key.Name != "renamed" || !got[2].Key.Disabled || got[3].Key.Disabled {
+		t.Errorf("key.updated's name %q, key.disabled's Disabled %v, key.enabled's %v; want renamed, true, false",
+			got[1].Key.Name, got[2].Key.Disabled, got[3].Key.Disabled)
+	}
+
+	// Nobody calls until after the overlap's end.
+	if n, err := s.ScheduleKeyEvents(ctx, now.Add(3*time.Hour), time.Hour); err != nil || n != 1 {
+		t.Fatalf("ScheduleKeyEvents(after the overlap) = %d, %v; want 1", n, err)
+	}
+	if n, err := s.ScheduleKeyEvents(ctx, now.Add(4*time.Hour), time.Hour); err != nil || n != 0 {
+		t.Fatalf("ScheduleKeyEvents(again) = %d, %v; want 0", n, err)
+	}
+	got = mustDeliver(t, s, now.Add(4*time.Hour))
+	if len(got) != 1 || got[0].Type != gatehouse.EventKeyPreviousExpired || got[0].Key.ID != k.ID {
+		t.Fatalf("after the overlap: events %q, want key.previous_expired of %s", types(got), k.ID)
+	}
+	if d := diffTime(got[0].At, overlapEnd); d != "" {
+		t.Errorf("key.previous_expired At %s", d)
 	}
 }
