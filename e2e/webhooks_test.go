@@ -165,3 +165,51 @@ func TestWebhooksTwoNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhooksKeyLifecycle: through a running gateway, a key created
+// inside the expiry warning window, rolled with an overlap and disabled
+// gets key.created and key.expiring, key.rolled, key.disabled, then, as
+// its moments pass on the gateway's clock, key.previous_expired and
+// key.expired, each once and signed; no body holds a plain key.
+func TestWebhooksKeyLifecycle(t *testing.T) {
+	t.Parallel()
+	hook, r := withWebhook(t)
+	g := startGateway(t, hook)
+	ctx := context.Background()
+	until := g.Clock.Now().Add(24 * time.Hour) // inside the default 168h window
+	k, plain := g.MustCreateKey(t, keys.CreateRequest{Name: "lifecycle", ValidUntil: &until, Scopes: []string{"assets:read"}})
+	wantTypes := func(n int, want ...string) {
+		t.Helper()
+		got := r.Wait(t, n, 10*time.Second)
+		var types []string
+		for _, w := range got {
+			if w.Verified != nil || strings.Contains(w.Body, plain) || !strings.Contains(w.Body, k.ID) {
+				t.Errorf("%s %s: verified %v, or a plain key, or not about %s: %s", w.Type, w.ID, w.Verified, k.ID, w.Body)
+			}
+			types = append(types, w.Type)
+		}
+		slices.Sort(types)
+		slices.Sort(want)
+		if !slices.Equal(types, want) {
+			t.Fatalf("webhooks %q, want %q", types, want)
+		}
+	}
+	wantTypes(2, gatehouse.EventKeyCreated, gatehouse.EventKeyExpiring)
+	_, rolled, err := g.Keys().Roll(ctx, k.ID, time.Hour, keys.Admin("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.RememberSecret(rolled.Reveal())
+	if _, err := g.Keys().SetDisabled(ctx, k.ID, true, keys.Admin("test")); err != nil {
+		t.Fatal(err)
+	}
+	wantTypes(4, gatehouse.EventKeyCreated, gatehouse.EventKeyExpiring, gatehouse.EventKeyRolled, gatehouse.EventKeyDisabled)
+	g.Clock.Add(25 * time.Hour) // past the overlap's end and validUntil
+	wantTypes(6, gatehouse.EventKeyCreated, gatehouse.EventKeyExpiring, gatehouse.EventKeyRolled, gatehouse.EventKeyDisabled,
+		gatehouse.EventKeyPreviousExpired, gatehouse.EventKeyExpired)
+	for _, w := range r.Webhooks() {
+		if strings.Contains(w.Body, rolled.Reveal()) {
+			t.Errorf("%s holds the rolled key", w.Type)
+		}
+	}
+}
