@@ -47,6 +47,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzEscapedPath$$' -fuzztime $(FUZZTIME) ./proxy
 	$(GO) test -run '^$$' -fuzz '^FuzzClientAddr$$' -fuzztime $(FUZZTIME) ./keyauth
 	$(GO) test -run '^$$' -fuzz '^FuzzParseAllowedIP$$' -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz '^FuzzSignatureBase$$' -fuzztime $(FUZZTIME) ./httpsig
 
 ## bench: micro-benchmarks (key verification, proxy against a bare proxy),
 ## then the load comparison and the 1,000,000-key start-up (bench/run.sh).
