@@ -68,6 +68,14 @@ type Route struct {
 	// certificate is checked against. Empty: the system's roots. Only an
 	// https:// upstream takes one.
 	TLSCAFile string
+	// Bearer routes also accept an "Authorization: Bearer" JWT when the
+	// request has no X-API-Key (contract §9). Not on public or signed
+	// routes.
+	Bearer bool
+	// Signed routes need, on every write, an RFC 9421 signature by a
+	// signing key registered on the request's API key (contract §9). Not
+	// on public routes.
+	Signed bool
 }
 
 // Matches reports whether path is the route's path or lies below it on
@@ -176,6 +184,12 @@ func ValidateRoutes(routes []Route) error {
 			if r.Scope != "" {
 				bad("scope", "a public route asks for no key, so it takes no scope")
 			}
+			if r.Bearer {
+				bad("bearer", "a public route asks for no credentials, so it takes no bearer")
+			}
+			if r.Signed {
+				bad("signed", "a public route asks for no key, so its writes cannot be signed by one")
+			}
 		} else {
 			switch {
 			case r.Scope == "":
@@ -187,6 +201,9 @@ func ValidateRoutes(routes []Route) error {
 					bad("scope", "%q may hold only letters, digits, -, _ and .", r.Scope)
 				}
 			}
+		}
+		if r.Bearer && r.Signed {
+			bad("signed", "a route is bearer or signed, not both: signatures are made with an API key's signing key, which a Bearer token has not")
 		}
 		if r.Timeout <= 0 {
 			bad("timeout", "must be a positive duration such as 30s")

@@ -120,6 +120,9 @@ type Config struct {
 	// (GATEHOUSE_WEBHOOKS, as a YAML or JSON list); Validate builds
 	// ParsedWebhooks from them, reading each secret file. Default: none.
 	Webhooks []Webhook `yaml:"webhooks"`
+	// Bearer says how Bearer JWTs are verified on routes with bearer:
+	// true (contract §9). Default: none, and no route may be bearer.
+	Bearer Bearer `yaml:"bearer"`
 
 	// Parsed values, set by Validate.
 	DefaultRateLimit gatehouse.RateLimit `yaml:"-"`
@@ -166,6 +169,27 @@ type Tracing struct {
 // Enabled reports whether HTTPS is configured.
 func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
+// Bearer is the bearer section: the identity provider whose JWTs the
+// routes with bearer: true accept.
+type Bearer struct {
+	// JWKSURL is the identity provider's JWKS, fetched and cached
+	// (GATEHOUSE_BEARER_JWKS_URL).
+	JWKSURL string `yaml:"jwks_url"`
+	// JWKSFile is a file holding the JWKS instead
+	// (GATEHOUSE_BEARER_JWKS_FILE).
+	JWKSFile string `yaml:"jwks_file"`
+	// Issuer is the iss that tokens must have (GATEHOUSE_BEARER_ISSUER).
+	Issuer string `yaml:"issuer"`
+	// Audience must be among the tokens' aud (GATEHOUSE_BEARER_AUDIENCE).
+	Audience string `yaml:"audience"`
+	// ScopesClaim names the claim with the gatehouse scopes
+	// (GATEHOUSE_BEARER_SCOPES_CLAIM). Default: scope.
+	ScopesClaim string `yaml:"scopes_claim"`
+}
+
+// IsZero reports whether the bearer section is left out.
+func (b Bearer) IsZero() bool { return b == Bearer{} }
+
 // Route is one entry of routes, as written: gatehouse.Route holds its
 // meaning.
 type Route struct {
@@ -188,6 +212,10 @@ type Route struct {
 	// TLSCAFile is a PEM bundle of the CAs whose certificates an https://
 	// upstream may present. Default: the system's roots.
 	TLSCAFile string `yaml:"tls_ca_file"`
+	// Bearer routes also accept Bearer JWTs (the bearer section).
+	Bearer bool `yaml:"bearer"`
+	// Signed routes need an RFC 9421 signature on every write.
+	Signed bool `yaml:"signed"`
 }
 
 // Webhook is one entry of webhooks, as written.
@@ -205,7 +233,8 @@ type Webhook struct {
 // leaves unset.
 func (r Route) route() gatehouse.Route {
 	out := gatehouse.Route{Name: r.Name, Path: r.Path, Upstream: r.Upstream, Scope: r.Scope, Public: r.Public,
-		Timeout: gatehouse.DefaultRouteTimeout, WebSocket: gatehouse.DefaultRouteWebSocket, TLSCAFile: r.TLSCAFile}
+		Timeout: gatehouse.DefaultRouteTimeout, WebSocket: gatehouse.DefaultRouteWebSocket, TLSCAFile: r.TLSCAFile,
+		Bearer: r.Bearer, Signed: r.Signed}
 	if r.Timeout != 0 {
 		out.Timeout = time.Duration(r.Timeout)
 	}
@@ -332,6 +361,11 @@ var Env = []EnvVar{
 	{"GATEHOUSE_TRACING_SAMPLE_RATIO", "tracing.sample_ratio"},
 	{"GATEHOUSE_ROUTES", "routes"},
 	{"GATEHOUSE_WEBHOOKS", "webhooks"},
+	{"GATEHOUSE_BEARER_JWKS_URL", "bearer.jwks_url"},
+	{"GATEHOUSE_BEARER_JWKS_FILE", "bearer.jwks_file"},
+	{"GATEHOUSE_BEARER_ISSUER", "bearer.issuer"},
+	{"GATEHOUSE_BEARER_AUDIENCE", "bearer.audience"},
+	{"GATEHOUSE_BEARER_SCOPES_CLAIM", "bearer.scopes_claim"},
 }
 
 // Validate checks every key and sets the parsed fields. Its error lists
@@ -425,7 +459,44 @@ func (c *Config) validate() []problem {
 		bad("tracing.sample_ratio", "must be a number from 0 to 1 (got %v)", r)
 	}
 	ps = append(ps, c.parseRoutes()...)
-	return append(ps, c.parseWebhooks()...)
+	ps = append(ps, c.parseWebhooks()...)
+	return append(ps, c.validateBearer()...)
+}
+
+// validateBearer checks the bearer section, and that a route with bearer:
+// true has one to use.
+func (c *Config) validateBearer() []problem {
+	var ps []problem
+	bad := func(key, format string, args ...any) {
+		ps = append(ps, problem{at: c.position(key), key: key, msg: fmt.Sprintf(format, args...)})
+	}
+	if c.Bearer.IsZero() {
+		for i, r := range c.Routes {
+			if r.Bearer {
+				key := fmt.Sprintf("routes[%d].bearer", i)
+				bad(key, "needs the bearer section (jwks_url or jwks_file, issuer, audience) to verify tokens with")
+			}
+		}
+		return ps
+	}
+	b := c.Bearer
+	switch {
+	case b.JWKSURL == "" && b.JWKSFile == "":
+		bad("bearer", "needs jwks_url or jwks_file: where the identity provider's keys are")
+	case b.JWKSURL != "" && b.JWKSFile != "":
+		bad("bearer.jwks_file", "bearer takes jwks_url or jwks_file, not both")
+	case b.JWKSURL != "":
+		if u, err := url.Parse(b.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("bearer.jwks_url", "must be an https:// (or http://) URL with a host (got %q)", redactURL(b.JWKSURL))
+		}
+	}
+	if b.Issuer == "" {
+		bad("bearer.issuer", "is required: the iss that tokens must have")
+	}
+	if b.Audience == "" {
+		bad("bearer.audience", "is required: a value the tokens' aud must hold")
+	}
+	return ps
 }
 
 // parseWebhooks checks each entry of Webhooks, reads its secret file, sets

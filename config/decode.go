@@ -521,7 +521,7 @@ func (d *decoder) configKey(f field, key string, at position, v *yaml.Node) {
 	switch ptr := ptr.(type) {
 	case *[]Route:
 		d.routes(v, key, at)
-	case *TLS, *Tracing:
+	case *TLS, *Tracing, *Bearer:
 		d.section(v, key, at, reflect.ValueOf(ptr).Elem())
 	case *[]Webhook:
 		d.webhooks(v, key, at)

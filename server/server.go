@@ -108,6 +108,13 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 	if s.now == nil {
 		s.now = time.Now
 	}
+	for _, r := range cfg.ParsedRoutes {
+		// Refused until the data plane enforces them (issue #15), so that
+		// no route is left open that its config says is guarded.
+		if r.Bearer || r.Signed {
+			return nil, fmt.Errorf("route %s: bearer and signed routes are not served yet", r.Name)
+		}
+	}
 	// Every failure returns nil, so s here, not a named result, is what
 	// was opened.
 	defer func() {
