@@ -53,6 +53,9 @@ type APIKey struct {
 	// ReadOnlyGrace is how long after ValidUntil the key still passes
 	// reads; zero for none.
 	ReadOnlyGrace time.Duration
+	// SigningKeys are the public keys whose RFC 9421 signatures the key's
+	// writes to signed routes need, oldest first.
+	SigningKeys []SigningKey
 }
 
 // MaxOverlap bounds a roll's overlap, and MaxReadOnlyGrace a key's
@@ -152,6 +155,15 @@ func FormatAllowedIPs(ps []netip.Prefix) []string {
 		}
 	}
 	return out
+}
+
+// SigningKey is a public key registered on an API key (contract §9).
+type SigningKey struct {
+	// KeyID is the JWK's RFC 7638 thumbprint: the keyid signatures name.
+	KeyID string
+	// JWK is the public key as a JWK of its thumbprint's members.
+	JWK       string
+	CreatedAt time.Time
 }
 
 // Expired reports whether the key has expired at now.

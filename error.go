@@ -30,6 +30,10 @@ const (
 	EIPNotAllowed      = "ip_not_allowed"
 	EInsufficientScope = "insufficient_scope"
 	ERateLimited       = "rate_limited"
+	// The credentials of contract §9.
+	EInvalidToken      = "invalid_token"
+	ESignatureRequired = "signature_required"
+	EInvalidSignature  = "invalid_signature"
 	EUpstreamDown      = "upstream_unavailable"
 	EUpstreamTimeout   = "upstream_timeout"
 )

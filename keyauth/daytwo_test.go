@@ -147,7 +147,7 @@ func TestExpiresHeader(t *testing.T) {
 		r := httptest.NewRequest(http.MethodGet, "/api/v2/assets", nil)
 		r.Header.Set(keyauth.Header, tt.key)
 		w := httptest.NewRecorder()
-		if _, ok := v.Authenticate(w, r, "assets"); !ok {
+		if _, ok := v.Authenticate(w, r, keyauth.Need{Scope: "assets"}); !ok {
 			t.Fatalf("%s: Authenticate refused: %s", tt.name, w.Body)
 		}
 		if got := w.Header().Get("X-API-Key-Expires"); got != tt.want {

@@ -1,12 +1,15 @@
 package keyauth
 
 import (
+	"bytes"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
 	"time"
 
 	"gatehouse"
+	"gatehouse/httpsig"
 	"gatehouse/jsonerr"
 )
 
@@ -26,7 +29,8 @@ const ExpiresHeaderKey = "X-Api-Key-Expires"
 // HTTPStatus returns the HTTP status of the outcome.
 func (s Status) HTTPStatus() int {
 	switch s {
-	case StatusMissing, StatusInvalid, StatusRolled, StatusDisabled, StatusExpired:
+	case StatusMissing, StatusInvalid, StatusRolled, StatusDisabled, StatusExpired,
+		StatusInvalidToken, StatusSignatureRequired, StatusInvalidSignature:
 		return http.StatusUnauthorized
 	case StatusIPNotAllowed, StatusInsufficientScope:
 		return http.StatusForbidden
@@ -42,13 +46,27 @@ func (s Status) HTTPStatus() int {
 // the check and its callers: the data plane (proxy.Handler) and the
 // management API (mgmtapi.Handler) take it, and *Verifier implements it.
 type Authenticator interface {
-	// Authenticate checks the request's key for scope, at the access the
-	// request's method needs. It records the ID of the key presented, when
-	// found, in the request's gatehouse.RequestInfo, and the outcome when
-	// it refuses. When it reports false it has answered the request
-	// already; when true it has set the rate headers, and the verdict's
-	// Key is the caller's key.
-	Authenticate(w http.ResponseWriter, r *http.Request, scope string) (Verdict, bool)
+	// Authenticate checks the request's credentials for need, at the
+	// access the request's method needs. It records the ID of the key
+	// presented, when found, in the request's gatehouse.RequestInfo, and
+	// the outcome when it refuses. When it reports false it has answered
+	// the request already; when true it has set the rate headers, and the
+	// verdict's Key is the caller's key (or its Subject the caller's
+	// token's, on a Bearer route).
+	Authenticate(w http.ResponseWriter, r *http.Request, need Need) (Verdict, bool)
+}
+
+// Need is what a request must show: a key with the scope, and what its
+// route asks beyond that (contract §9).
+type Need struct {
+	// Scope is the scope name the key needs.
+	Scope string
+	// Bearer accepts an "Authorization: Bearer" token when the request
+	// has no X-API-Key.
+	Bearer bool
+	// Signed asks writes for an RFC 9421 signature by one of the key's
+	// signing keys.
+	Signed bool
 }
 
 // Authenticate is the HTTP adapter of Check: it reads the X-API-Key
@@ -60,12 +78,26 @@ type Authenticator interface {
 // may go on, the rate headers (SetRateHeaders). It allocates nothing
 // beyond what Check and the rate headers do for a key that is not about
 // to expire.
-func (v *Verifier) Authenticate(w http.ResponseWriter, r *http.Request, scope string) (Verdict, bool) {
+//
+// On a Bearer route it also reads the Authorization header. On a signed
+// route a write's signature is checked; when that reads the body (to check
+// its Content-Digest), the verdict's Body holds it, and the caller puts it
+// back with ReplaceBody.
+func (v *Verifier) Authenticate(w http.ResponseWriter, r *http.Request, need Need) (Verdict, bool) {
 	ctx := r.Context()
-	verdict := v.Check(ctx, Request{
-		Presented: r.Header[HeaderKey], Scope: scope, Access: gatehouse.MethodAccess(r.Method),
+	req := Request{
+		Presented: r.Header[HeaderKey], Scope: need.Scope, Access: gatehouse.MethodAccess(r.Method),
 		RemoteAddr: r.RemoteAddr, ForwardedFor: r.Header["X-Forwarded-For"],
-	})
+		Bearer: need.Bearer, Signed: need.Signed,
+	}
+	if need.Bearer {
+		req.Authorization = r.Header["Authorization"]
+	}
+	if need.Signed && req.Access == gatehouse.AccessWrite {
+		m := httpsig.FromRequest(r)
+		req.Message = &m
+	}
+	verdict := v.Check(ctx, req)
 	info := gatehouse.RequestInfoFromContext(ctx)
 	if verdict.Key != nil {
 		info.KeyID = verdict.Key.ID
@@ -82,6 +114,17 @@ func (v *Verifier) Authenticate(w http.ResponseWriter, r *http.Request, scope st
 	return verdict, true
 }
 
+// ReplaceBody gives r the body that a signature check read (v.Body), in
+// place of the one it consumed; without one it does nothing. The caller
+// does it on the request it forwards: a wrapper of Authenticate (a
+// tracing span's) may have passed on a copy of r.
+func ReplaceBody(r *http.Request, v Verdict) {
+	if v.Body != nil {
+		r.Body = io.NopCloser(bytes.NewReader(v.Body))
+		r.ContentLength = int64(len(v.Body))
+	}
+}
+
 // WriteRejection answers a refused request with the contract's JSON error:
 // 401 (with WWW-Authenticate), 403, 429 (with Retry-After) or 503.
 func WriteRejection(w http.ResponseWriter, v Verdict) {
@@ -91,7 +134,16 @@ func WriteRejection(w http.ResponseWriter, v Verdict) {
 	if v.Status == StatusRateLimited {
 		w.Header().Set("Retry-After", strconv.Itoa(ceilSeconds(v.Rate.RetryAfter)))
 	}
-	jsonerr.Write(w, v.Status.HTTPStatus(), v.Status.Code(), v.Status.message())
+	msg := v.Status.message()
+	if v.Detail != "" {
+		msg = v.Detail
+	}
+	if v.Status == StatusInvalidToken {
+		// RFC 6750 §3.1's challenge, in place of the X-API-Key one.
+		jsonerr.WriteChallenge(w, v.Status.HTTPStatus(), v.Status.Code(), msg, `Bearer error="invalid_token"`)
+		return
+	}
+	jsonerr.Write(w, v.Status.HTTPStatus(), v.Status.Code(), msg)
 }
 
 // SetRateHeaders sets RateLimit-Limit, RateLimit-Remaining and

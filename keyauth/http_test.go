@@ -85,7 +85,7 @@ func TestAuthenticate(t *testing.T) {
 	for _, tt := range tests {
 		r, info := request(tt.method, tt.keys...)
 		w := httptest.NewRecorder()
-		v, ok := e.v.Authenticate(w, r, tt.scope)
+		v, ok := e.v.Authenticate(w, r, keyauth.Need{Scope: tt.scope})
 		if ok != tt.ok || ok != v.OK() {
 			t.Errorf("%s: Authenticate = %v, %v, want ok %v", tt.name, v.Status, ok, tt.ok)
 		}
@@ -117,7 +117,7 @@ func TestAuthenticate(t *testing.T) {
 
 	r, _ := request("GET", e.limited)
 	w := httptest.NewRecorder()
-	e.v.Authenticate(w, r, "assets")
+	e.v.Authenticate(w, r, keyauth.Need{Scope: "assets"})
 	if w.Code != 429 || w.Header().Get("Retry-After") != "60" || w.Header().Get("RateLimit-Remaining") != "0" {
 		t.Errorf("over the limit: %d, headers %v, want 429, Retry-After 60, RateLimit-Remaining 0", w.Code, w.Header())
 	}
@@ -129,7 +129,7 @@ func TestAuthenticateUnavailable(t *testing.T) {
 	e.idx.stale = true
 	r, info := request("GET", e.reader)
 	w := httptest.NewRecorder()
-	if v, ok := e.v.Authenticate(w, r, "assets"); ok || v.Status != keyauth.StatusUnavailable {
+	if v, ok := e.v.Authenticate(w, r, keyauth.Need{Scope: "assets"}); ok || v.Status != keyauth.StatusUnavailable {
 		t.Errorf("stale index: Authenticate = %v, %v, want unavailable, false", v.Status, ok)
 	}
 	if w.Code != 503 || !strings.Contains(w.Body.String(), `"code":"store_unavailable"`) || info.Outcome != "store_unavailable" {
@@ -144,7 +144,7 @@ func TestAuthenticateWithoutRequestInfo(t *testing.T) {
 	e := newAuthEnv(t)
 	r := httptest.NewRequest("GET", "/api/v2/assets", nil)
 	r.Header.Set(keyauth.Header, e.reader)
-	if v, ok := e.v.Authenticate(httptest.NewRecorder(), r, "assets"); !ok || v.Key.ID != "reader" {
+	if v, ok := e.v.Authenticate(httptest.NewRecorder(), r, keyauth.Need{Scope: "assets"}); !ok || v.Key.ID != "reader" {
 		t.Errorf("Authenticate = %v, %v, want valid reader", v.Status, ok)
 	}
 }
@@ -156,7 +156,7 @@ func TestAuthenticateAllocs(t *testing.T) {
 	e := newAuthEnv(t)
 	r, _ := request("GET", e.reader)
 	w := httptest.NewRecorder()
-	if n := testing.AllocsPerRun(100, func() { e.v.Authenticate(w, r, "assets") }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { e.v.Authenticate(w, r, keyauth.Need{Scope: "assets"}) }); n != 0 {
 		t.Errorf("Authenticate of a valid key allocates %v times, want 0", n)
 	}
 }

@@ -31,6 +31,12 @@ const (
 	StatusInsufficientScope
 	StatusRateLimited
 	StatusUnavailable
+	// The checks of contract §9: a Bearer token (instead of a key, so
+	// where StatusInvalid would be) and a write's signature (after the
+	// scope).
+	StatusInvalidToken
+	StatusSignatureRequired
+	StatusInvalidSignature
 )
 
 // Code returns the contract's error.code of a rejection ("" for valid).
@@ -54,6 +60,12 @@ func (s Status) Code() string {
 		return gatehouse.ERateLimited
 	case StatusUnavailable:
 		return gatehouse.EUnavailable
+	case StatusInvalidToken:
+		return gatehouse.EInvalidToken
+	case StatusSignatureRequired:
+		return gatehouse.ESignatureRequired
+	case StatusInvalidSignature:
+		return gatehouse.EInvalidSignature
 	}
 	return ""
 }
@@ -79,6 +91,12 @@ func (s Status) message() string {
 		return "The API key's rate limit is exceeded; retry later."
 	case StatusUnavailable:
 		return "The gateway cannot check keys right now; retry later."
+	case StatusInvalidToken:
+		return "The Bearer token is not valid."
+	case StatusSignatureRequired:
+		return "Writes to this endpoint must be signed (RFC 9421) with a signing key of the API key."
+	case StatusInvalidSignature:
+		return "The request's signature is not valid."
 	}
 	return ""
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gatehouse"
+	"gatehouse/httpsig"
 )
 
 // Index finds keys by digest without I/O (keyindex.Index).
@@ -55,6 +56,14 @@ type Verdict struct {
 	// it is within the Verifier's ExpiryWarning or past (read-only
 	// grace): the adapter sends it as X-API-Key-Expires.
 	Expires time.Time
+	// Subject is the sub of the Bearer token that authenticated the
+	// request (Key is then nil).
+	Subject string
+	// Detail says what failed of a token or a signature, for the client.
+	Detail string
+	// Body is the request body that a signature check read, to be
+	// forwarded in place of the consumed one; nil when none was read.
+	Body []byte
 }
 
 // Secret returns the digest of the secret presented, when the key was
@@ -93,6 +102,14 @@ type Verifier struct {
 	// Registerer receives gatehouse_keyauth_rejections_total. If nil,
 	// nothing is registered.
 	Registerer prometheus.Registerer
+	// Bearer verifies the Bearer tokens of routes that accept them. If
+	// nil, no route does.
+	Bearer BearerVerifier
+	// Signatures verifies the signatures of writes to signed routes. If
+	// nil, such writes are refused as unavailable.
+	Signatures SignatureVerifier
+
+	signingKeys signingKeyCache
 
 	rejections *prometheus.CounterVec
 	// policy replaces DefaultLimit, TrustedProxies and ExpiryWarning once
@@ -133,7 +150,8 @@ func (v *Verifier) Init() {
 		Help: "Requests refused by the key check, by reason (the error code).",
 	}, []string{"reason"})
 	for _, s := range []Status{StatusMissing, StatusInvalid, StatusRolled, StatusDisabled, StatusExpired,
-		StatusIPNotAllowed, StatusInsufficientScope, StatusRateLimited, StatusUnavailable} {
+		StatusIPNotAllowed, StatusInsufficientScope, StatusRateLimited, StatusUnavailable,
+		StatusInvalidToken, StatusSignatureRequired, StatusInvalidSignature} {
 		v.rejections.WithLabelValues(s.Code())
 	}
 	v.Registerer.MustRegister(v.rejections)
@@ -143,9 +161,8 @@ func (v *Verifier) Init() {
 // the HTTP adapter (Authenticate) fills it from an *http.Request, and
 // another engine could fill it from its own.
 //
-// The checks still to come in the contract's order add their inputs here,
-// so that each lands in Check and nowhere else: the Authorization
-// header's bearer token, and the request's signature.
+// A check to come in the contract's order adds its inputs here, so that
+// it lands in Check and nowhere else.
 type Request struct {
 	// Presented is every value of the X-API-Key header, in order: none
 	// when the header was not sent. An empty value counts as invalid, not
@@ -161,20 +178,31 @@ type Request struct {
 	// (ClientAddr) only for a key with allowed addresses.
 	RemoteAddr   string
 	ForwardedFor []string
+	// Bearer is true when the route accepts Bearer tokens; Authorization
+	// then holds every value of the Authorization header.
+	Bearer        bool
+	Authorization []string
+	// Signed is true when the route's writes must be signed; Message is
+	// then the request, for a write.
+	Signed  bool
+	Message *httpsig.Message
 }
 
-// Check runs the checks in the contract's order: missing, invalid (more
-// than one value, malformed or bad checksum, unknown), rolled (a previous
-// secret after its overlap), disabled, expired (reads inside a key's
-// read-only grace pass), client address (a key's allowed addresses),
-// scope, rate limit. The time is captured once. Only a valid request is
-// counted as usage, as the current or the previous secret's.
+// Check runs the checks in the contract's order: missing (or, on a
+// Bearer route without a key, the token: invalid_token, then its scope
+// and its subject's rate limit), invalid (more than one value, malformed
+// or bad checksum, unknown), rolled (a previous secret after its
+// overlap), disabled, expired (reads inside a key's read-only grace
+// pass), client address (a key's allowed addresses), scope, a write's
+// signature on a signed route, rate limit. The time is captured once.
+// Only a valid request with a key is counted as usage, as the current or
+// the previous secret's.
 func (v *Verifier) Check(ctx context.Context, req Request) Verdict {
 	now := v.now()
 	verdict := v.check(ctx, req, now)
 	if verdict.Status == StatusValid {
 		switch {
-		case v.Usage == nil:
+		case v.Usage == nil, verdict.Key == nil:
 		case verdict.Previous:
 			v.Usage.RecordPrevious(verdict.Key.ID, now)
 		default:
@@ -188,6 +216,9 @@ func (v *Verifier) Check(ctx context.Context, req Request) Verdict {
 
 func (v *Verifier) check(ctx context.Context, req Request, now time.Time) Verdict {
 	if len(req.Presented) == 0 {
+		if req.Bearer && v.Bearer != nil && len(req.Authorization) > 0 {
+			return v.checkBearer(ctx, req, now)
+		}
 		return Verdict{Status: StatusMissing}
 	}
 	if len(req.Presented) > 1 {
@@ -240,14 +271,25 @@ func (v *Verifier) check(ctx context.Context, req Request, now time.Time) Verdic
 		verdict.Status = StatusInsufficientScope
 		return verdict
 	}
+	if req.Signed && req.Access == gatehouse.AccessWrite {
+		if verdict = v.checkSignature(ctx, req, verdict); verdict.Status != StatusValid {
+			return verdict
+		}
+	}
 	limit := k.RateLimit
 	if limit.IsZero() {
 		limit = policy.DefaultLimit
 	}
+	return v.limit(ctx, verdict, k.ID, limit, now)
+}
+
+// limit applies limit to the requests counted under id, and returns
+// verdict with the decision.
+func (v *Verifier) limit(ctx context.Context, verdict Verdict, id string, limit gatehouse.RateLimit, now time.Time) Verdict {
 	if v.Limiter == nil || limit.IsZero() {
 		return verdict
 	}
-	dec, err := v.Limiter.Allow(ctx, k.ID, limit, now)
+	dec, err := v.Limiter.Allow(ctx, id, limit, now)
 	if err != nil {
 		verdict.Status = StatusUnavailable
 		return verdict

@@ -139,7 +139,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (caller k
 		}
 		return keys.Caller{}, false
 	}
-	v, ok := h.Verifier.Authenticate(w, r, gatehouse.ScopeAPIKeys)
+	v, ok := h.Verifier.Authenticate(w, r, keyauth.Need{Scope: gatehouse.ScopeAPIKeys})
 	if !ok {
 		return keys.Caller{}, false
 	}

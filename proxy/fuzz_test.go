@@ -19,12 +19,12 @@ import (
 // scopeVerifier accepts any key for the scope "assets" only.
 type scopeVerifier struct{}
 
-func (scopeVerifier) Authenticate(w http.ResponseWriter, r *http.Request, scope string) (keyauth.Verdict, bool) {
+func (scopeVerifier) Authenticate(w http.ResponseWriter, r *http.Request, need keyauth.Need) (keyauth.Verdict, bool) {
 	v := keyauth.Verdict{Status: keyauth.StatusValid, Key: &gatehouse.APIKey{ID: "key_fuzz", Name: "fuzz"}}
 	switch {
 	case len(r.Header[keyauth.HeaderKey]) != 1:
 		v = keyauth.Verdict{Status: keyauth.StatusMissing}
-	case scope != "assets":
+	case need.Scope != "assets":
 		v = keyauth.Verdict{Status: keyauth.StatusInsufficientScope}
 	}
 	if !v.OK() {

@@ -145,6 +145,9 @@ func (h *Handler) Init() {
 type forward struct {
 	route *route
 	key   *gatehouse.APIKey
+	// subject is the sub of the Bearer token that was accepted instead of
+	// a key.
+	subject string
 	// secret is the digest of the key's secret presented (its current or,
 	// during a roll's overlap, its previous one).
 	secret gatehouse.Digest
@@ -228,11 +231,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fw := &forward{route: route, path: r.URL.Path}
 	ctx := r.Context()
 	if !route.Public {
-		v, ok := h.Verifier.Authenticate(w, r, route.Scope)
+		v, ok := h.Verifier.Authenticate(w, r, keyauth.Need{Scope: route.Scope, Bearer: route.Bearer, Signed: route.Signed})
 		if !ok {
 			return
 		}
-		fw.key, fw.secret = v.Key, v.Secret()
+		if fw.subject = v.Subject; v.Key != nil {
+			fw.key, fw.secret = v.Key, v.Secret()
+		}
+		keyauth.ReplaceBody(r, v)
 	}
 	stripUpgrade(r.Header, route.WebSocket)
 	if hasBody {
@@ -311,6 +317,9 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 		} else {
 			hd[name] = kept
 		}
+	}
+	if fw.subject != "" {
+		hd.Set("X-Gatehouse-Subject", headerText(fw.subject))
 	}
 	if fw.key != nil {
 		hd.Set("X-Gatehouse-Key-Id", fw.key.ID)

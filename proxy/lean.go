@@ -319,6 +319,9 @@ func writeHead(bw *bufio.Writer, r *http.Request, fw *forward, info *gatehouse.R
 	if listsToken(hd["Te"], "trailers") {
 		bw.WriteString("Te: trailers\r\n")
 	}
+	if fw.subject != "" {
+		writeField(bw, "X-Gatehouse-Subject", headerText(fw.subject))
+	}
 	if fw.key != nil {
 		writeField(bw, "X-Gatehouse-Key-Id", fw.key.ID)
 		writeField(bw, "X-Gatehouse-Key-Name", headerText(fw.key.Name))

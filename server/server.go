@@ -108,13 +108,6 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 	if s.now == nil {
 		s.now = time.Now
 	}
-	for _, r := range cfg.ParsedRoutes {
-		// Refused until the data plane enforces them (issue #15), so that
-		// no route is left open that its config says is guarded.
-		if r.Bearer || r.Signed {
-			return nil, fmt.Errorf("route %s: bearer and signed routes are not served yet", r.Name)
-		}
-	}
 	// Every failure returns nil, so s here, not a named result, is what
 	// was opened.
 	defer func() {
@@ -200,6 +193,9 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 		ExpiryWarning:  time.Duration(cfg.ExpiryWarning),
 		Now:            s.now,
 		Registerer:     s.registry,
+	}
+	if err := s.credentials(ctx, s.verifier); err != nil {
+		return nil, err
 	}
 
 	table, err := proxy.NewTable(cfg.ParsedRoutes)

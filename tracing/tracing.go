@@ -160,10 +160,10 @@ type authenticator struct {
 	t    *Tracer
 }
 
-func (a *authenticator) Authenticate(w http.ResponseWriter, r *http.Request, scope string) (keyauth.Verdict, bool) {
-	ctx, span := a.t.tracer.Start(r.Context(), "key check", trace.WithAttributes(attribute.String("gatehouse.scope", scope)))
+func (a *authenticator) Authenticate(w http.ResponseWriter, r *http.Request, need keyauth.Need) (keyauth.Verdict, bool) {
+	ctx, span := a.t.tracer.Start(r.Context(), "key check", trace.WithAttributes(attribute.String("gatehouse.scope", need.Scope)))
 	defer span.End()
-	v, ok := a.next.Authenticate(w, r.WithContext(ctx), scope)
+	v, ok := a.next.Authenticate(w, r.WithContext(ctx), need)
 	status := v.Status.Code()
 	if ok {
 		status = "ok"
