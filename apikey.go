@@ -1,6 +1,8 @@
 package gatehouse
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -158,12 +160,69 @@ func FormatAllowedIPs(ps []netip.Prefix) []string {
 }
 
 // SigningKey is a public key registered on an API key (contract §9).
+// Stores keep a key's list as JSON of these fields.
 type SigningKey struct {
 	// KeyID is the JWK's RFC 7638 thumbprint: the keyid signatures name.
-	KeyID string
+	KeyID string `json:"keyid"`
 	// JWK is the public key as a JWK of its thumbprint's members.
-	JWK       string
-	CreatedAt time.Time
+	JWK       string    `json:"jwk"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// EncodeSigningKeys returns a key's signing keys as stores keep them: a
+// JSON array.
+func EncodeSigningKeys(list []SigningKey) (string, error) {
+	if len(list) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(list)
+	if err != nil {
+		return "", fmt.Errorf("encode signing keys: %w", err)
+	}
+	return string(b), nil
+}
+
+// DecodeSigningKeys reads what EncodeSigningKeys wrote into list (nil for
+// none).
+func DecodeSigningKeys(s string, list *[]SigningKey) error {
+	*list = nil
+	if s == "[]" {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(s), list); err != nil {
+		return fmt.Errorf("decode signing keys: %w", err)
+	}
+	return nil
+}
+
+// MaxSigningKeys is how many signing keys one API key may have.
+const MaxSigningKeys = 10
+
+// AddSigningKey returns list with sk at its end. A key already in list
+// (by KeyID) is not added twice: added is then false. Returns
+// EInvalidRequest when list is full.
+func AddSigningKey(list []SigningKey, sk SigningKey) (_ []SigningKey, added bool, err error) {
+	for _, have := range list {
+		if have.KeyID == sk.KeyID {
+			return list, false, nil
+		}
+	}
+	if len(list) >= MaxSigningKeys {
+		return nil, false, Errorf(EInvalidRequest, "A key has at most %d signing keys; remove one first.", MaxSigningKeys)
+	}
+	return append(list[:len(list):len(list)], sk), true, nil
+}
+
+// RemoveSigningKey returns list without the signing key keyID. Returns
+// ENotFound when list does not hold it.
+func RemoveSigningKey(list []SigningKey, keyID string) ([]SigningKey, error) {
+	for i, have := range list {
+		if have.KeyID == keyID {
+			out := make([]SigningKey, 0, len(list)-1)
+			return append(append(out, list[:i]...), list[i+1:]...), nil
+		}
+	}
+	return nil, Errorf(ENotFound, "The key has no signing key %q.", keyID)
 }
 
 // Expired reports whether the key has expired at now.
@@ -283,6 +342,9 @@ const (
 	AuditDisable = "disable"
 	AuditEnable  = "enable"
 	AuditUpdate  = "update"
+	// A signing key was added to or removed from the key.
+	AuditAddSigningKey    = "add_signing_key"
+	AuditRemoveSigningKey = "remove_signing_key"
 )
 
 // AuditEvent is one change to a key, with who made it and when.

@@ -63,6 +63,16 @@ type KeyStore interface {
 	// DeleteKey removes the key, records an AuditDelete event by actor and a
 	// change. Returns ENotFound.
 	DeleteKey(ctx context.Context, id, actor string) error
+	// AddSigningKey registers sk on the key (AddSigningKey: a signing key
+	// it has already is not added twice, and nothing is recorded), records
+	// an AuditAddSigningKey event by actor and a change, and returns the
+	// key. Returns ENotFound, or EInvalidRequest when the key has
+	// MaxSigningKeys.
+	AddSigningKey(ctx context.Context, id string, sk SigningKey, actor string) (*APIKey, error)
+	// RemoveSigningKey removes the signing key keyID from the key, records
+	// an AuditRemoveSigningKey event by actor and a change, and returns the
+	// key. Returns ENotFound for either key.
+	RemoveSigningKey(ctx context.Context, id, keyID, actor string) (*APIKey, error)
 	// RollKey replaces the key's secret (r's digest, sealed key and
 	// hint); the secret it had becomes PreviousDigest until
 	// r.PreviousValidUntil, with no PreviousLastUsedAt. It records an

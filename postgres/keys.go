@@ -16,7 +16,7 @@ import (
 const keyColumns = `id, name, digest, sealed, hint, valid_until, scopes,
 	rate_requests, rate_per_ns, created_at, created_by, last_used_at,
 	previous_digest, previous_valid_until, previous_last_used_at, enabled,
-	allowed_ips, read_only_grace_ns`
+	allowed_ips, read_only_grace_ns, signing_keys`
 
 // CreateKey stores a new key, its AuditCreate event by k.CreatedBy at
 // k.CreatedAt, and a change. A zero k.CreatedAt is set to now. Returns
@@ -29,13 +29,17 @@ func (s *Store) CreateKey(ctx context.Context, k *gatehouse.APIKey) error {
 	if k.PreviousDigest != nil {
 		prev = k.PreviousDigest[:]
 	}
+	signing, err := gatehouse.EncodeSigningKeys(k.SigningKeys)
+	if err != nil {
+		return fmt.Errorf("create key: %w", err)
+	}
 	return s.write(ctx, "create key", func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO api_keys (`+keyColumns+`, name_key)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 			k.ID, k.Name, k.Digest[:], k.Sealed, k.Hint, stamp(k.ValidUntil), k.Scopes.Strings(),
 			k.RateLimit.Requests, int64(k.RateLimit.Per), ms(k.CreatedAt), k.CreatedBy,
 			stamp(k.LastUsedAt), prev, stamp(k.PreviousValidUntil), stamp(k.PreviousLastUsedAt),
-			!k.Disabled, encodeIPs(k.AllowedIPs), int64(k.ReadOnlyGrace), gatehouse.NameKey(k.Name))
+			!k.Disabled, encodeIPs(k.AllowedIPs), int64(k.ReadOnlyGrace), signing, gatehouse.NameKey(k.Name))
 		if isUniqueViolation(err, "api_keys_name_key_unique") {
 			return gatehouse.Errorf(gatehouse.ENameTaken, "A key named %q already exists.", k.Name)
 		} else if err != nil {
@@ -331,11 +335,15 @@ func scanKey(row pgx.Row) (*gatehouse.APIKey, error) {
 		scopes, allowedIPs      []string
 		ratePer, graceNS        int64
 		enabled                 bool
+		signing                 string
 	)
 	if err := row.Scan(&k.ID, &k.Name, &digest, &k.Sealed, &k.Hint, &validUntil, &scopes,
 		&k.RateLimit.Requests, &ratePer, &k.CreatedAt, &k.CreatedBy, &lastUsed,
-		&prevDigest, &prevUntil, &prevLastUsed, &enabled, &allowedIPs, &graceNS); err != nil {
+		&prevDigest, &prevUntil, &prevLastUsed, &enabled, &allowedIPs, &graceNS, &signing); err != nil {
 		return nil, err
+	}
+	if err := gatehouse.DecodeSigningKeys(signing, &k.SigningKeys); err != nil {
+		return nil, fmt.Errorf("key %s: %w", k.ID, err)
 	}
 	if prevDigest != nil {
 		if len(prevDigest) != len(k.Digest) {

@@ -14,7 +14,7 @@ import (
 const keyColumns = `id, name, digest, sealed, hint, valid_until, scopes,
 	rate_requests, rate_per_ns, created_at, created_by, last_used_at,
 	previous_digest, previous_valid_until, previous_last_used_at, enabled,
-	allowed_ips, read_only_grace_ns`
+	allowed_ips, read_only_grace_ns, signing_keys`
 
 // CreateKey stores a new key, its AuditCreate event by k.CreatedBy at
 // k.CreatedAt, and a change. A zero k.CreatedAt is set to now. Returns
@@ -31,14 +31,18 @@ func (s *Store) CreateKey(ctx context.Context, k *gatehouse.APIKey) error {
 	if k.PreviousDigest != nil {
 		prev = k.PreviousDigest[:]
 	}
+	signing, err := gatehouse.EncodeSigningKeys(k.SigningKeys)
+	if err != nil {
+		return fmt.Errorf("create key: %w", err)
+	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`, name_key)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.Name, k.Digest[:], k.Sealed, k.Hint, nullMillis(k.ValidUntil), scopes,
 			k.RateLimit.Requests, int64(k.RateLimit.Per), millis(k.CreatedAt), k.CreatedBy,
 			nullMillis(k.LastUsedAt), prev, nullMillis(k.PreviousValidUntil),
 			nullMillis(k.PreviousLastUsedAt), !k.Disabled, encodeIPs(k.AllowedIPs),
-			int64(k.ReadOnlyGrace), gatehouse.NameKey(k.Name))
+			int64(k.ReadOnlyGrace), signing, gatehouse.NameKey(k.Name))
 		if isNameTaken(err) {
 			return gatehouse.Errorf(gatehouse.ENameTaken, "A key named %q already exists.", k.Name)
 		} else if err != nil {
@@ -364,11 +368,15 @@ func scanKey(row scanner) (*gatehouse.APIKey, error) {
 		ratePer, createdAtRaw   int64
 		graceNS                 int64
 		enabled                 bool
+		signing                 string
 	)
 	if err := row.Scan(&k.ID, &k.Name, &digest, &k.Sealed, &k.Hint, &validUntil, &scopes,
 		&k.RateLimit.Requests, &ratePer, &createdAtRaw, &k.CreatedBy, &lastUsed,
-		&prevDigest, &prevUntil, &prevLastUsed, &enabled, &allowedIPs, &graceNS); err != nil {
+		&prevDigest, &prevUntil, &prevLastUsed, &enabled, &allowedIPs, &graceNS, &signing); err != nil {
 		return nil, err
+	}
+	if err := gatehouse.DecodeSigningKeys(signing, &k.SigningKeys); err != nil {
+		return nil, fmt.Errorf("key %s: %w", k.ID, err)
 	}
 	if prevDigest != nil {
 		if len(prevDigest) != len(k.Digest) {

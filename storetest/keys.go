@@ -33,6 +33,7 @@ func runKeys(t *testing.T, open opener) {
 		{"AuditEvents", testAuditEvents},
 		{"Changes", testChanges},
 		{"ConcurrentChanges", testConcurrentChanges},
+		{"SigningKeys", testSigningKeys},
 	})
 }
 
