@@ -23,6 +23,8 @@ type Store interface {
 	FindKeys(ctx context.Context, f gatehouse.KeyFilter) ([]*gatehouse.APIKey, int, error)
 	RenewKey(ctx context.Context, id string, r gatehouse.KeyRenewal, actor string) (*gatehouse.APIKey, error)
 	DeleteKey(ctx context.Context, id, actor string) error
+	AddSigningKey(ctx context.Context, id string, sk gatehouse.SigningKey, actor string) (*gatehouse.APIKey, error)
+	RemoveSigningKey(ctx context.Context, id, keyID, actor string) (*gatehouse.APIKey, error)
 	RollKey(ctx context.Context, id string, r gatehouse.KeyRoll, actor string) (*gatehouse.APIKey, error)
 	SetKeyDisabled(ctx context.Context, id string, disabled bool, actor string) (*gatehouse.APIKey, error)
 	UpdateKey(ctx context.Context, id string, u gatehouse.KeyUpdate, actor string) (*gatehouse.APIKey, error)

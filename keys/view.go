@@ -37,6 +37,9 @@ type View struct {
 	AllowedIPs []string `json:"allowedIps"`
 	// ReadOnlyGrace is a duration ("36h0m0s"), null for none.
 	ReadOnlyGrace *string `json:"readOnlyGrace"`
+	// SigningKeys are the keyids (JWK thumbprints) of the key's signing
+	// keys, oldest first; never null.
+	SigningKeys []string `json:"signingKeys"`
 }
 
 // NewView returns the JSON view of k at now.
@@ -56,6 +59,10 @@ func NewView(k *gatehouse.APIKey, now time.Time) View {
 		PreviousLastUsedAt: k.PreviousLastUsedAt,
 		Enabled:            !k.Disabled,
 		AllowedIPs:         gatehouse.FormatAllowedIPs(k.AllowedIPs),
+		SigningKeys:        make([]string, len(k.SigningKeys)),
+	}
+	for i, sk := range k.SigningKeys {
+		v.SigningKeys[i] = sk.KeyID
 	}
 	if k.InOverlap(now) {
 		v.PreviousValidUntil = k.PreviousValidUntil

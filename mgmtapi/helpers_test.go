@@ -205,6 +205,7 @@ type apiKey struct {
 	Enabled            bool       `json:"enabled"`
 	AllowedIPs         []string   `json:"allowedIps"`
 	ReadOnlyGrace      *string    `json:"readOnlyGrace"`
+	SigningKeys        []string   `json:"signingKeys"`
 }
 
 func (e *env) decode(r response, v any) {

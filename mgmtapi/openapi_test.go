@@ -82,6 +82,15 @@ func probe(e *env, pattern, method string, n *int) response {
 	*n++
 	id, _ := e.mustKey(fmt.Sprintf("probe %d", *n))
 	r := req{method: method, path: strings.ReplaceAll(pattern, "{id}", id), key: e.admin}
+	if strings.Contains(pattern, "{keyid}") || strings.HasSuffix(pattern, "/signing-keys") {
+		// A signing key to find (RFC 8037 A.3's public key).
+		const jwk = `{"jwk": {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}}`
+		e.do(req{method: "POST", path: mgmtapi.Prefix + "/" + id + "/signing-keys", key: e.admin, body: jwk})
+		r.path = strings.ReplaceAll(r.path, "{keyid}", "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k")
+		if method == "POST" {
+			r.body = jwk
+		}
+	}
 	switch {
 	case method == "POST" && strings.HasSuffix(pattern, "/renew"):
 		r.body = `{"validUntil": null}`

@@ -60,6 +60,12 @@ var routes = []route{
 	{Prefix + "/{id}/details", []endpoint{
 		{http.MethodGet, (*Handler).details},
 	}},
+	{Prefix + "/{id}/signing-keys", []endpoint{
+		{http.MethodPost, (*Handler).addSigningKey},
+	}},
+	{Prefix + "/{id}/signing-keys/{keyid}", []endpoint{
+		{http.MethodDelete, (*Handler).removeSigningKey},
+	}},
 }
 
 // match finds the route of an escaped path and the {id} segment in it, if
@@ -82,6 +88,8 @@ func match(path string) (rt *route, id string, ok bool) {
 			switch {
 			case p == "{id}" && segs[j] != "":
 				id = segs[j]
+			case p == "{keyid}" && segs[j] != "":
+				// Read by the handler from the path's last segment.
 			case p != segs[j]:
 				ok = false
 			}

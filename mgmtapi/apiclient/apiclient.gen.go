@@ -20,19 +20,23 @@ import (
 
 // Defines values for AuditEventAction.
 const (
-	Create  AuditEventAction = "create"
-	Delete  AuditEventAction = "delete"
-	Disable AuditEventAction = "disable"
-	Enable  AuditEventAction = "enable"
-	Renew   AuditEventAction = "renew"
-	Reveal  AuditEventAction = "reveal"
-	Roll    AuditEventAction = "roll"
-	Update  AuditEventAction = "update"
+	AddSigningKey    AuditEventAction = "add_signing_key"
+	Create           AuditEventAction = "create"
+	Delete           AuditEventAction = "delete"
+	Disable          AuditEventAction = "disable"
+	Enable           AuditEventAction = "enable"
+	RemoveSigningKey AuditEventAction = "remove_signing_key"
+	Renew            AuditEventAction = "renew"
+	Reveal           AuditEventAction = "reveal"
+	Roll             AuditEventAction = "roll"
+	Update           AuditEventAction = "update"
 )
 
 // Valid indicates whether the value is a known member of the AuditEventAction enum.
 func (e AuditEventAction) Valid() bool {
 	switch e {
+	case AddSigningKey:
+		return true
 	case Create:
 		return true
 	case Delete:
@@ -40,6 +44,8 @@ func (e AuditEventAction) Valid() bool {
 	case Disable:
 		return true
 	case Enable:
+		return true
+	case RemoveSigningKey:
 		return true
 	case Renew:
 		return true
@@ -126,6 +132,14 @@ func (e ErrorErrorCode) Valid() bool {
 	}
 }
 
+// AddedSigningKey defines model for AddedSigningKey.
+type AddedSigningKey struct {
+	// Keyid The JWK's RFC 7638 thumbprint (SHA-256, base64url): the keyid that signatures name.
+	//
+	// Examples: kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k
+	Keyid string `json:"keyid"`
+}
+
 // ApiKey An API key, without the plain key.
 type ApiKey struct {
 	// AllowedIps The client addresses the key is accepted from (IP addresses and CIDR ranges); empty for any address. Elsewhere: 403 ip_not_allowed.
@@ -171,6 +185,9 @@ type ApiKey struct {
 
 	// Scopes <name>:read or <name>:write; <name> is a route's scope, * or api-keys.
 	Scopes []string `json:"scopes"`
+
+	// SigningKeys The keyids (RFC 7638 JWK thumbprints) of the key's signing keys, oldest first: writes to routes with signed: true must carry an RFC 9421 signature by one of them.
+	SigningKeys []string `json:"signingKeys"`
 
 	// ValidUntil When the key expires; null for never.
 	ValidUntil nullable.Nullable[time.Time] `json:"validUntil"`
@@ -286,11 +303,22 @@ type NewApiKey struct {
 	// Scopes <name>:read or <name>:write; <name> is a route's scope, * or api-keys.
 	Scopes []string `json:"scopes"`
 
+	// SigningKeys The keyids (RFC 7638 JWK thumbprints) of the key's signing keys, oldest first: writes to routes with signed: true must carry an RFC 9421 signature by one of them.
+	SigningKeys []string `json:"signingKeys"`
+
 	// ValidUntil When the key expires; null for never.
 	ValidUntil nullable.Nullable[time.Time] `json:"validUntil"`
 
 	// WriteAccess Whether any scope is a write scope.
 	WriteAccess bool `json:"writeAccess"`
+}
+
+// NewSigningKey defines model for NewSigningKey.
+type NewSigningKey struct {
+	// Jwk The public key as a JWK: Ed25519 (kty OKP, crv Ed25519, x) or ECDSA P-256 (kty EC, crv P-256, x, y). A private JWK (with d) is refused.
+	//
+	// Examples: {"crv":"Ed25519","kty":"OKP","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+	Jwk map[string]interface{} `json:"jwk"`
 }
 
 // RateLimit A number of requests allowed per period.
@@ -359,6 +387,9 @@ type KeyID = string
 // Offset defines model for Offset.
 type Offset = int
 
+// SigningKeyID defines model for SigningKeyID.
+type SigningKeyID = string
+
 // Size defines model for Size.
 type Size = int
 
@@ -421,6 +452,9 @@ type RenewApiKeyJSONRequestBody = RenewApiKey
 
 // RollApiKeyJSONRequestBody defines body for RollApiKey for application/json ContentType.
 type RollApiKeyJSONRequestBody = RollApiKey
+
+// AddSigningKeyJSONRequestBody defines body for AddSigningKey for application/json ContentType.
+type AddSigningKeyJSONRequestBody = NewSigningKey
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -635,6 +669,31 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v2/api-keys/{id}/roll (the `RollApiKey` operationId).
 	RollApiKey(ctx context.Context, id KeyID, body RollApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddSigningKeyWithBody Register a signing key
+	//
+	// Registers a public key whose RFC 9421 signatures the key's writes to signed routes need. At most 10 a key; registering a key it has already changes nothing. Audited.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v2/api-keys/{id}/signing-keys (the `AddSigningKey` operationId).
+	AddSigningKeyWithBody(ctx context.Context, id KeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddSigningKey Register a signing key
+	//
+	// Registers a public key whose RFC 9421 signatures the key's writes to signed routes need. At most 10 a key; registering a key it has already changes nothing. Audited.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v2/api-keys/{id}/signing-keys (the `AddSigningKey` operationId).
+	AddSigningKey(ctx context.Context, id KeyID, body AddSigningKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RemoveSigningKey Remove a signing key
+	//
+	// Audited.
+	//
+	// Corresponds with DELETE /api/v2/api-keys/{id}/signing-keys/{keyid} (the `RemoveSigningKey` operationId).
+	RemoveSigningKey(ctx context.Context, id KeyID, keyid SigningKeyID, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListApiKeys List API keys
@@ -947,6 +1006,61 @@ func (c *Client) RollApiKeyWithBody(ctx context.Context, id KeyID, contentType s
 // Corresponds with POST /api/v2/api-keys/{id}/roll (the `RollApiKey` operationId).
 func (c *Client) RollApiKey(ctx context.Context, id KeyID, body RollApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRollApiKeyRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddSigningKeyWithBody Register a signing key
+//
+// Registers a public key whose RFC 9421 signatures the key's writes to signed routes need. At most 10 a key; registering a key it has already changes nothing. Audited.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v2/api-keys/{id}/signing-keys (the `AddSigningKey` operationId).
+func (c *Client) AddSigningKeyWithBody(ctx context.Context, id KeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddSigningKeyRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddSigningKey Register a signing key
+//
+// Registers a public key whose RFC 9421 signatures the key's writes to signed routes need. At most 10 a key; registering a key it has already changes nothing. Audited.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v2/api-keys/{id}/signing-keys (the `AddSigningKey` operationId).
+func (c *Client) AddSigningKey(ctx context.Context, id KeyID, body AddSigningKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddSigningKeyRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RemoveSigningKey Remove a signing key
+//
+// Audited.
+//
+// Corresponds with DELETE /api/v2/api-keys/{id}/signing-keys/{keyid} (the `RemoveSigningKey` operationId).
+func (c *Client) RemoveSigningKey(ctx context.Context, id KeyID, keyid SigningKeyID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveSigningKeyRequest(c.Server, id, keyid)
 	if err != nil {
 		return nil, err
 	}
@@ -1542,6 +1656,94 @@ func NewRollApiKeyRequestWithBody(server string, id KeyID, contentType string, b
 	return req, nil
 }
 
+// NewAddSigningKeyRequest calls the generic AddSigningKey builder with application/json body
+func NewAddSigningKeyRequest(server string, id KeyID, body AddSigningKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAddSigningKeyRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewAddSigningKeyRequestWithBody constructs an http.Request for the AddSigningKey method, with any body, and a specified content type
+func NewAddSigningKeyRequestWithBody(server string, id KeyID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/api-keys/%s/signing-keys", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRemoveSigningKeyRequest constructs an http.Request for the RemoveSigningKey method
+func NewRemoveSigningKeyRequest(server string, id KeyID, keyid SigningKeyID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "keyid", keyid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v2/api-keys/%s/signing-keys/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -1745,6 +1947,33 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v2/api-keys/{id}/roll (the `RollApiKey` operationId).
 	RollApiKeyWithResponse(ctx context.Context, id KeyID, body RollApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*RollApiKeyResponse, error)
+
+	// AddSigningKeyWithBodyWithResponse Register a signing key
+	//
+	// Registers a public key whose RFC 9421 signatures the key's writes to signed routes need. At most 10 a key; registering a key it has already changes nothing. Audited.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/api-keys/{id}/signing-keys (the `AddSigningKey` operationId).
+	AddSigningKeyWithBodyWithResponse(ctx context.Context, id KeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddSigningKeyResponse, error)
+
+	// AddSigningKeyWithResponse Register a signing key
+	//
+	// Registers a public key whose RFC 9421 signatures the key's writes to signed routes need. At most 10 a key; registering a key it has already changes nothing. Audited.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v2/api-keys/{id}/signing-keys (the `AddSigningKey` operationId).
+	AddSigningKeyWithResponse(ctx context.Context, id KeyID, body AddSigningKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*AddSigningKeyResponse, error)
+
+	// RemoveSigningKeyWithResponse Remove a signing key
+	//
+	// Audited.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v2/api-keys/{id}/signing-keys/{keyid} (the `RemoveSigningKey` operationId).
+	RemoveSigningKeyWithResponse(ctx context.Context, id KeyID, keyid SigningKeyID, reqEditors ...RequestEditorFn) (*RemoveSigningKeyResponse, error)
 }
 
 // ListApiKeysResponse200Headers the declared response headers of an HTTP 200 response for ListApiKeys
@@ -3063,6 +3292,214 @@ func (r RollApiKeyResponse) ContentType() string {
 	return ""
 }
 
+// AddSigningKeyResponse401Headers the declared response headers of an HTTP 401 response for AddSigningKey
+type AddSigningKeyResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// AddSigningKeyResponse429Headers the declared response headers of an HTTP 429 response for AddSigningKey
+type AddSigningKeyResponse429Headers struct {
+	RetryAfter *int
+}
+
+type AddSigningKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AddedSigningKey
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *OtherError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AddSigningKeyResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AddSigningKeyResponse429Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r AddSigningKeyResponse) GetJSON201() *AddedSigningKey {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddSigningKeyResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AddSigningKeyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AddSigningKeyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AddSigningKeyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AddSigningKeyResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AddSigningKeyResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AddSigningKeyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AddSigningKeyResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AddSigningKeyResponse) GetJSONDefault() *OtherError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AddSigningKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddSigningKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddSigningKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddSigningKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RemoveSigningKeyResponse401Headers the declared response headers of an HTTP 401 response for RemoveSigningKey
+type RemoveSigningKeyResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// RemoveSigningKeyResponse429Headers the declared response headers of an HTTP 429 response for RemoveSigningKey
+type RemoveSigningKeyResponse429Headers struct {
+	RetryAfter *int
+}
+
+type RemoveSigningKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *OtherError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RemoveSigningKeyResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RemoveSigningKeyResponse429Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RemoveSigningKeyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RemoveSigningKeyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RemoveSigningKeyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RemoveSigningKeyResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RemoveSigningKeyResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RemoveSigningKeyResponse) GetJSONDefault() *OtherError {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RemoveSigningKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RemoveSigningKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RemoveSigningKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RemoveSigningKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListApiKeysWithResponse List API keys
 //
 // A page of keys, oldest first. With Accept: application/x-ndjson the keys are streamed one JSON object a line, page by page from the store. A generated client that picks its decoder by Content-Type may take application/x-ndjson for JSON: read such an answer line by line from the raw response.
@@ -3329,6 +3766,51 @@ func (c *ClientWithResponses) RollApiKeyWithResponse(ctx context.Context, id Key
 		return nil, err
 	}
 	return ParseRollApiKeyResponse(rsp)
+}
+
+// AddSigningKeyWithBodyWithResponse Register a signing key
+//
+// Registers a public key whose RFC 9421 signatures the key's writes to signed routes need. At most 10 a key; registering a key it has already changes nothing. Audited.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/api-keys/{id}/signing-keys (the `AddSigningKey` operationId).
+func (c *ClientWithResponses) AddSigningKeyWithBodyWithResponse(ctx context.Context, id KeyID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddSigningKeyResponse, error) {
+	rsp, err := c.AddSigningKeyWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddSigningKeyResponse(rsp)
+}
+
+// AddSigningKeyWithResponse Register a signing key
+//
+// Registers a public key whose RFC 9421 signatures the key's writes to signed routes need. At most 10 a key; registering a key it has already changes nothing. Audited.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v2/api-keys/{id}/signing-keys (the `AddSigningKey` operationId).
+func (c *ClientWithResponses) AddSigningKeyWithResponse(ctx context.Context, id KeyID, body AddSigningKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*AddSigningKeyResponse, error) {
+	rsp, err := c.AddSigningKey(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddSigningKeyResponse(rsp)
+}
+
+// RemoveSigningKeyWithResponse Remove a signing key
+//
+// Audited.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v2/api-keys/{id}/signing-keys/{keyid} (the `RemoveSigningKey` operationId).
+func (c *ClientWithResponses) RemoveSigningKeyWithResponse(ctx context.Context, id KeyID, keyid SigningKeyID, reqEditors ...RequestEditorFn) (*RemoveSigningKeyResponse, error) {
+	rsp, err := c.RemoveSigningKey(ctx, id, keyid, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveSigningKeyResponse(rsp)
 }
 
 // ParseListApiKeysResponse parses an HTTP response from a ListApiKeysWithResponse call
@@ -4532,6 +5014,205 @@ func ParseRollApiKeyResponse(rsp *http.Response) (*RollApiKeyResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers RollApiKeyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAddSigningKeyResponse parses an HTTP response from a AddSigningKeyWithResponse call
+func ParseAddSigningKeyResponse(rsp *http.Response) (*AddSigningKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddSigningKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AddedSigningKey
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest OtherError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers AddSigningKeyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers AddSigningKeyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRemoveSigningKeyResponse parses an HTTP response from a RemoveSigningKeyWithResponse call
+func ParseRemoveSigningKeyResponse(rsp *http.Response) (*RemoveSigningKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RemoveSigningKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest OtherError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RemoveSigningKeyResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers RemoveSigningKeyResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -376,6 +376,24 @@ func TestClientAgainstGateway(t *testing.T) {
 		t.Errorf("patch answered %s", patched.Body)
 	}
 
+	// A signing key: registered by its JWK, listed by its keyid, removed.
+	jwk := map[string]any{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+	added, err := c.AddSigningKeyWithResponse(ctx, sensor.Id, apiclient.NewSigningKey{Jwk: jwk})
+	check(t, "add a signing key", added, err, 201)
+	const thumb = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+	if added.JSON201.Keyid != thumb {
+		t.Errorf("add a signing key: keyid %q, want the RFC 8037 thumbprint", added.JSON201.Keyid)
+	}
+	withKey, err := c.GetApiKeyWithResponse(ctx, sensor.Id)
+	check(t, "get a key with a signing key", withKey, err, 200)
+	if len(withKey.JSON200.SigningKeys) != 1 || withKey.JSON200.SigningKeys[0] != thumb {
+		t.Errorf("signingKeys = %v, want [%s]", withKey.JSON200.SigningKeys, thumb)
+	}
+	removed, err := c.RemoveSigningKeyWithResponse(ctx, sensor.Id, thumb)
+	check(t, "remove a signing key", removed, err, 204)
+	again, err := c.RemoveSigningKeyWithResponse(ctx, sensor.Id, thumb)
+	check(t, "remove a removed signing key", again, err, 404)
+
 	// Delete, then the key is not found, with a body and without one.
 	deleted, err := c.DeleteApiKeyWithResponse(ctx, sensor.Id)
 	check(t, "delete", deleted, err, 204)
