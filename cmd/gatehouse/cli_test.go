@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -137,7 +138,10 @@ func TestUsageErrors(t *testing.T) {
 		{"renew without expiry", []string{"keys", "renew", "x", "--config", c.config}, "--valid-until TIME or --no-expiry", "gatehouse keys renew"},
 		{"unknown top-level command", []string{"frobnicate"}, `unknown command "frobnicate" for "gatehouse"`, "gatehouse"},
 		{"unknown keys command", []string{"keys", "frobnicate", "--config", c.config}, `unknown command "frobnicate" for "gatehouse keys"`, "gatehouse keys"},
-		{"keys alone", []string{"keys"}, "keys needs a command: create, delete, disable, enable, list, renew, reveal, roll, show or update", "gatehouse keys"},
+		{"keys alone", []string{"keys"}, "keys needs a command: create, delete, disable, enable, list, renew, reveal, roll, show, signing-key or update", "gatehouse keys"},
+		{"signing-key alone", []string{"keys", "signing-key"}, "keys signing-key needs a command: add or remove", "gatehouse keys signing-key"},
+		{"signing-key add without --jwk", []string{"keys", "signing-key", "add", "x", "--config", c.config}, "keys signing-key add needs --jwk FILE", "gatehouse keys signing-key add"},
+		{"signing-key remove without KEYID", []string{"keys", "signing-key", "remove", "x", "--config", c.config}, "needs a NAME or ID and a KEYID (got 1 arguments)", "gatehouse keys signing-key remove"},
 		{"admin alone", []string{"admin"}, "admin needs a command: create-user, delete-user or list-users", "gatehouse admin"},
 		{"config alone", []string{"config"}, "config needs a command: check", "gatehouse config"},
 		{"completion alone", []string{"completion"}, "completion needs a command: bash, fish, powershell or zsh", "gatehouse completion"},
@@ -349,5 +353,36 @@ func TestMarshalConfig(t *testing.T) {
 		if got := durationText(d); got != want {
 			t.Errorf("durationText(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestSigningKeyCommands: keys signing-key add prints the keyid, show and
+// show --json list it, remove takes it away; a private JWK is refused.
+func TestSigningKeyCommands(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.ok(t, "keys", "create", "--config", c.config, "--name", "Integration A", "--scope", "assets:write")
+	jwk := filepath.Join(c.dir, "a.jwk")
+	os.WriteFile(jwk, []byte(`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`), 0o600)
+	const thumb = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+	if out := c.ok(t, "keys", "signing-key", "add", "Integration A", "--jwk", jwk, "--config", c.config); out != thumb+"\n" {
+		t.Fatalf("signing-key add printed %q, want the keyid", out)
+	}
+	if out := c.ok(t, "keys", "show", "integration a", "--config", c.config); !strings.Contains(out, "Signing keys:") || !strings.Contains(out, thumb) || !strings.Contains(out, "add_signing_key") {
+		t.Fatalf("keys show printed %s, want the signing key and its audit entry", out)
+	}
+	var v struct{ SigningKeys []string }
+	json.Unmarshal([]byte(c.ok(t, "keys", "show", "Integration A", "--json", "--config", c.config)), &v)
+	if len(v.SigningKeys) != 1 || v.SigningKeys[0] != thumb {
+		t.Fatalf("keys show --json signingKeys = %v", v.SigningKeys)
+	}
+	private := filepath.Join(c.dir, "private.jwk")
+	os.WriteFile(private, []byte(`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}`), 0o600)
+	if _, errOut, code := c.run(t, "", "keys", "signing-key", "add", "Integration A", "--jwk", private, "--config", c.config); code == 0 || !strings.Contains(errOut, "private key") {
+		t.Fatalf("signing-key add of a private JWK: exit %d, stderr %q; want refused", code, errOut)
+	}
+	c.ok(t, "keys", "signing-key", "remove", "Integration A", thumb, "--config", c.config)
+	if _, errOut, code := c.run(t, "", "keys", "signing-key", "remove", "Integration A", thumb, "--config", c.config); code == 0 || !strings.Contains(errOut, "no signing key") {
+		t.Fatalf("second remove: exit %d, stderr %q; want not found", code, errOut)
 	}
 }

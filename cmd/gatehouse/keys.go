@@ -94,7 +94,7 @@ or after it.`,
 	}
 	c.AddCommand(a.newKeysCreateCmd(), a.newKeysListCmd(), a.newKeysShowCmd(), a.newKeysRenewCmd(),
 		a.newKeysRollCmd(), a.newKeysDisableCmd(true), a.newKeysDisableCmd(false), a.newKeysUpdateCmd(),
-		a.newKeysDeleteCmd(), a.newKeysRevealCmd())
+		a.newKeysDeleteCmd(), a.newKeysRevealCmd(), a.newKeysSigningKeyCmd())
 	return c
 }
 
@@ -291,6 +291,7 @@ func (a *app) keysShow(ctx context.Context, cfgPath, ref string, asJSON bool) er
 		{"Created", v.CreatedAt.Format(time.RFC3339) + " by " + v.CreatedBy},
 		{"Last used", timeText(v.LastUsedAt)},
 		{"Requests (7 days)", fmt.Sprint(d.Requests)},
+		{"Signing keys", strings.Join(v.SigningKeys, " ")},
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
 	}
