@@ -397,13 +397,18 @@ func TestDetailsPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	const jwk = `{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`
+	if _, _, err := g.Keys().AddSigningKey(context.Background(), k.ID, []byte(jwk), keys.Admin("admin:admin")); err != nil {
+		t.Fatal(err)
+	}
 	c := newClient(t)
 	login(t, g, c)
 	resp, body := send(t, c, "GET", g.AdminURL+"/settings/api-keys/"+k.ID, nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("details = %d, want 200", resp.StatusCode)
 	}
-	for _, want := range []string{"BMS &lt;integration&gt;", k.Hint, "*:read", "admin:admin", ">create<", "Requests (last 7 days)", "Copy key"} {
+	for _, want := range []string{"BMS &lt;integration&gt;", k.Hint, "*:read", "admin:admin", ">create<", "Requests (last 7 days)", "Copy key",
+		"Signing keys", "<code>kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k</code>", ">add_signing_key<"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("details page lacks %q", want)
 		}
