@@ -28,9 +28,9 @@ type SignatureVerifier interface {
 // those of key IDs.
 const subjectPrefix = "sub:"
 
-// checkBearer checks the request's Bearer token: its verification, then
-// its scopes and the rate limit of its subject, like a key's.
-func (v *Verifier) checkBearer(ctx context.Context, req Request, now time.Time) Verdict {
+// checkBearer checks the request's Bearer token with bv: its verification,
+// then its scopes and the rate limit of its subject, like a key's.
+func (v *Verifier) checkBearer(ctx context.Context, bv BearerVerifier, req Request, now time.Time) Verdict {
 	if len(req.Authorization) > 1 {
 		return Verdict{Status: StatusInvalidToken, Detail: "The request has more than one Authorization header."}
 	}
@@ -39,7 +39,7 @@ func (v *Verifier) checkBearer(ctx context.Context, req Request, now time.Time) 
 		// Another scheme's credentials: not ours to judge.
 		return Verdict{Status: StatusMissing}
 	}
-	claims, err := v.Bearer.Verify(ctx, strings.TrimSpace(token))
+	claims, err := bv.Verify(ctx, strings.TrimSpace(token))
 	if err != nil {
 		detail := "The Bearer token cannot be verified."
 		var e *bearer.Error

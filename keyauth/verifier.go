@@ -103,7 +103,7 @@ type Verifier struct {
 	// nothing is registered.
 	Registerer prometheus.Registerer
 	// Bearer verifies the Bearer tokens of routes that accept them. If
-	// nil, no route does.
+	// nil, no route does. SetBearer replaces it while the Verifier serves.
 	Bearer BearerVerifier
 	// Signatures verifies the signatures of writes to signed routes. If
 	// nil, such writes are refused as unavailable.
@@ -115,6 +115,24 @@ type Verifier struct {
 	// policy replaces DefaultLimit, TrustedProxies and ExpiryWarning once
 	// SetPolicy has set one.
 	policy atomic.Pointer[Policy]
+	// bearer replaces Bearer once SetBearer has set one.
+	bearer atomic.Pointer[bearerBox]
+}
+
+// bearerBox holds what SetBearer set, nil included.
+type bearerBox struct{ b BearerVerifier }
+
+// SetBearer replaces Bearer, at once, for the checks that start from now
+// on (a config reload); nil means no route accepts Bearer tokens. A check
+// under way finishes with the verifier it started with.
+func (v *Verifier) SetBearer(b BearerVerifier) { v.bearer.Store(&bearerBox{b}) }
+
+// currentBearer returns the verifier SetBearer set last, or Bearer.
+func (v *Verifier) currentBearer() BearerVerifier {
+	if box := v.bearer.Load(); box != nil {
+		return box.b
+	}
+	return v.Bearer
 }
 
 // Policy is what a config reload may change of the check, read once per
@@ -216,8 +234,8 @@ func (v *Verifier) Check(ctx context.Context, req Request) Verdict {
 
 func (v *Verifier) check(ctx context.Context, req Request, now time.Time) Verdict {
 	if len(req.Presented) == 0 {
-		if req.Bearer && v.Bearer != nil && len(req.Authorization) > 0 {
-			return v.checkBearer(ctx, req, now)
+		if bv := v.currentBearer(); req.Bearer && bv != nil && len(req.Authorization) > 0 {
+			return v.checkBearer(ctx, bv, req, now)
 		}
 		return Verdict{Status: StatusMissing}
 	}

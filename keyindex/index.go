@@ -81,6 +81,9 @@ type Index struct {
 	log   *slog.Logger
 
 	tab atomic.Pointer[table]
+	// expiryWarning is Options.ExpiryWarning, or what SetExpiryWarning
+	// set last.
+	expiryWarning atomic.Int64
 	// lastSync is when the index last knew itself current, in Unix
 	// nanoseconds of Options.Now; 0 before the first load.
 	lastSync atomic.Int64
@@ -98,6 +101,16 @@ type Index struct {
 	logMu      sync.Mutex
 	failing    bool
 	lastLogged time.Time
+}
+
+// SetExpiryWarning replaces Options.ExpiryWarning while the index serves
+// (a config reload): gatehouse_keys_expiring_soon counts with d from now
+// on. Zero or less means gatehouse.DefaultExpiryWarning.
+func (x *Index) SetExpiryWarning(d time.Duration) {
+	if d <= 0 {
+		d = gatehouse.DefaultExpiryWarning
+	}
+	x.expiryWarning.Store(int64(d))
 }
 
 // New returns an empty index of the store's keys. Call Load before
@@ -122,6 +135,7 @@ func New(store Store, opts Options) *Index {
 		opts.Now = time.Now
 	}
 	x := &Index{store: store, opts: opts, log: opts.Logger}
+	x.expiryWarning.Store(int64(opts.ExpiryWarning))
 	if x.log == nil {
 		x.log = slog.New(slog.DiscardHandler)
 	}

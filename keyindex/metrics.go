@@ -48,7 +48,7 @@ func (m *metrics) register(x *Index, reg prometheus.Registerer) {
 func (x *Index) expiringSoon(now time.Time) int {
 	n := 0
 	x.tab.Load().each(func(k *gatehouse.APIKey) bool {
-		if k.ExpiresWithin(now, x.opts.ExpiryWarning) {
+		if k.ExpiresWithin(now, time.Duration(x.expiryWarning.Load())) {
 			n++
 		}
 		return true

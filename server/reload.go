@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"time"
@@ -14,7 +15,8 @@ import (
 
 // reloadable are the config keys that a reload applies; every other key
 // needs a restart, which the reload logs.
-var reloadable = []string{"routes", "rate_limit", "trusted_proxies"}
+var reloadable = []string{"routes", "rate_limit", "trusted_proxies", "expiry_warning", "webhooks",
+	"bearer.jwks_url", "bearer.jwks_file", "bearer.issuer", "bearer.audience", "bearer.scopes_claim"}
 
 // newReloads returns gatehouse_config_reload_total with both of its
 // results on /metrics from the start.
@@ -30,29 +32,44 @@ func newReloads() *prometheus.CounterVec {
 
 // Reload reads the config again with load (the file and the environment,
 // as at start) and applies what may change while the gateway serves: the
-// routes (added, changed, removed), rate_limit and trusted_proxies. Each
-// part is swapped at once (atomically): a request reads the routes once,
-// when it arrives, and its key check the policy once, so the
-// requests and websockets in flight finish on the routes they matched. A
-// config that does not load, or whose routes cannot be built (a CA file
-// gone), changes nothing: the error is logged, counted
+// routes (added, changed, removed), rate_limit, trusted_proxies,
+// expiry_warning, webhooks and bearer. Each part is swapped at once
+// (atomically) in the package that reads it: a request reads the routes
+// once, when it arrives, and its key check the policy and the Bearer
+// verifier once, so the requests and websockets in flight finish on the
+// routes they matched. A config that does not load, whose routes cannot
+// be built (a CA file gone) or whose bearer JWKS file cannot be read
+// changes nothing: the error is logged, counted
 // (gatehouse_config_reload_total{result="error"}) and returned. Keys that
 // changed but need a restart (listen, storage, tls, ...) are named in a
 // warning, and keep their running values. Reloads are serialised.
 func (s *Server) Reload(load func() (*config.Config, error)) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
+	old := s.running
 	cfg, err := load()
 	var table *proxy.Table
 	if err == nil {
 		table, err = proxy.NewTable(cfg.ParsedRoutes)
+	}
+	// The Bearer verifier is built again when its section changed, or
+	// names a file (which is read again); an unchanged jwks_url keeps the
+	// running verifier and its cached keys.
+	var bv keyauth.BearerVerifier
+	newBearer := cfg != nil && (cfg.Bearer != old.Bearer || cfg.Bearer.JWKSFile != "")
+	if err == nil && newBearer {
+		bv, err = s.newBearer(context.Background(), cfg.Bearer)
+	}
+	if err == nil {
+		// The first swap, and the only one that can fail: on an error
+		// nothing changed.
+		err = s.hooks.SetEndpoints(cfg.ParsedWebhooks)
 	}
 	if err != nil {
 		s.reloads.WithLabelValues("error").Inc()
 		s.log.Error("config reload refused; the running config stays", "err", err)
 		return err
 	}
-	old := s.running
 	var restart []string
 	for _, k := range cfg.Changed(old) {
 		if !slices.Contains(reloadable, k) {
@@ -61,7 +78,14 @@ func (s *Server) Reload(load func() (*config.Config, error)) error {
 	}
 	s.proxy.SetTable(table)
 	s.verifier.SetPolicy(keyauth.Policy{DefaultLimit: cfg.DefaultRateLimit, TrustedProxies: cfg.ParsedTrustedProxies,
-		ExpiryWarning: time.Duration(old.ExpiryWarning)})
+		ExpiryWarning: time.Duration(cfg.ExpiryWarning)})
+	if newBearer {
+		s.verifier.SetBearer(bv)
+	}
+	expiry := time.Duration(cfg.ExpiryWarning)
+	s.index.SetExpiryWarning(expiry)
+	s.ui.SetExpiryWarning(expiry)
+	s.schedule.SetWindow(expiry)
 	scopes := cfg.ScopeNames()
 	s.scopes.Store(&scopes)
 
@@ -69,12 +93,16 @@ func (s *Server) Reload(load func() (*config.Config, error)) error {
 	next.Routes, next.ParsedRoutes = cfg.Routes, cfg.ParsedRoutes
 	next.RateLimit, next.DefaultRateLimit = cfg.RateLimit, cfg.DefaultRateLimit
 	next.TrustedProxies, next.ParsedTrustedProxies = cfg.TrustedProxies, cfg.ParsedTrustedProxies
+	next.ExpiryWarning = cfg.ExpiryWarning
+	next.Webhooks, next.ParsedWebhooks = cfg.Webhooks, cfg.ParsedWebhooks
+	next.Bearer = cfg.Bearer
 	s.running = &next
 
 	added, changed, removed := routeChanges(old, cfg)
 	s.reloads.WithLabelValues("ok").Inc()
 	s.log.Info("config reloaded", "routes", len(cfg.ParsedRoutes), "added", strings.Join(added, ","),
-		"changed", strings.Join(changed, ","), "removed", strings.Join(removed, ","), "rate_limit", cfg.RateLimit, "trusted_proxies", strings.Join(cfg.TrustedProxies, ","))
+		"changed", strings.Join(changed, ","), "removed", strings.Join(removed, ","), "rate_limit", cfg.RateLimit, "trusted_proxies", strings.Join(cfg.TrustedProxies, ","),
+		"expiry_warning", time.Duration(cfg.ExpiryWarning).String(), "webhooks", len(cfg.ParsedWebhooks), "bearer", !cfg.Bearer.IsZero())
 	if len(restart) > 0 {
 		s.log.Warn("config reload: these keys changed but take effect only after a restart; they keep their running values",
 			"keys", strings.Join(restart, ","))

@@ -74,6 +74,7 @@ type Server struct {
 	duration *requestDuration
 	proxy    *proxy.Handler
 	verifier *keyauth.Verifier
+	ui       *webui.UI
 	reloads  *prometheus.CounterVec
 	// scopes are the scope names of the routes served now.
 	scopes atomic.Pointer[[]string]
@@ -230,6 +231,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err
 		ExpiryWarning: time.Duration(cfg.ExpiryWarning),
 		BodyTimeout:   time.Duration(cfg.ReadHeaderTimeout),
 	}
+	s.ui = ui
 	if err := ui.Init(); err != nil {
 		return nil, err
 	}

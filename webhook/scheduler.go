@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"gatehouse"
@@ -39,6 +40,19 @@ type Scheduler struct {
 	Added func()
 	// Logger receives the store's failures. If nil, logs are discarded.
 	Logger *slog.Logger
+
+	// window is what SetWindow set last; 0 until then.
+	window atomic.Int64
+}
+
+// SetWindow replaces Window while the Scheduler runs (a config reload):
+// the schedules from now on use d. Zero or less means
+// gatehouse.DefaultExpiryWarning.
+func (s *Scheduler) SetWindow(d time.Duration) {
+	if d <= 0 {
+		d = gatehouse.DefaultExpiryWarning
+	}
+	s.window.Store(int64(d))
 }
 
 // Run schedules until ctx is done.
@@ -71,7 +85,10 @@ func (s *Scheduler) Schedule(ctx context.Context) (int, error) {
 	if s.Now != nil {
 		now = s.Now()
 	}
-	window := s.Window
+	window := time.Duration(s.window.Load())
+	if window <= 0 {
+		window = s.Window
+	}
 	if window <= 0 {
 		window = gatehouse.DefaultExpiryWarning
 	}

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,6 +64,7 @@ type Sender struct {
 	Store Store
 	// Endpoints receive the events. With none, events are marked
 	// delivered as they come, so that the outbox does not grow.
+	// SetEndpoints replaces them while the Sender runs.
 	Endpoints []gatehouse.WebhookEndpoint
 	// Client sends the requests. If nil, a client that follows no
 	// redirects is used. Timeout bounds each request either way.
@@ -85,8 +87,48 @@ type Sender struct {
 
 	initOnce   sync.Once
 	wake       chan struct{}
-	signers    []*standardwebhooks.Webhook
+	targets    atomic.Pointer[targets]
 	deliveries *prometheus.CounterVec
+}
+
+// targets are the endpoints in use and their signers, in the same order,
+// swapped together.
+type targets struct {
+	endpoints []gatehouse.WebhookEndpoint
+	signers   []*standardwebhooks.Webhook
+}
+
+// newTargets returns eps with their signers.
+func newTargets(eps []gatehouse.WebhookEndpoint) (*targets, error) {
+	t := &targets{endpoints: eps}
+	for i, ep := range eps {
+		wh, err := standardwebhooks.NewWebhookRaw(ep.Secret.Reveal())
+		if err != nil {
+			return nil, fmt.Errorf("webhooks[%d]: %w", i, err)
+		}
+		t.signers = append(t.signers, wh)
+	}
+	return t, nil
+}
+
+// SetEndpoints replaces Endpoints while the Sender runs (a config
+// reload). An attempt under way finishes with the endpoints it started
+// with; the next one uses eps. What an event's endpoints already have
+// (WebhookEvent.Done, by endpoint ID) is kept, so a new endpoint gets the
+// events still pending and those to come, and a removed one gets no more
+// attempts. eps must not be changed afterwards. On an error the
+// endpoints stay as they were.
+func (s *Sender) SetEndpoints(eps []gatehouse.WebhookEndpoint) error {
+	if err := s.Init(); err != nil {
+		return err
+	}
+	t, err := newTargets(eps)
+	if err != nil {
+		return err
+	}
+	s.targets.Store(t)
+	s.Wake()
+	return nil
 }
 
 // Delivery results, the values of gatehouse_webhook_deliveries_total's
@@ -107,14 +149,12 @@ func (s *Sender) Init() error {
 		if s.Client == nil {
 			s.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		}
-		for i, ep := range s.Endpoints {
-			wh, e := standardwebhooks.NewWebhookRaw(ep.Secret.Reveal())
-			if e != nil {
-				err = fmt.Errorf("webhooks[%d]: %w", i, e)
-				return
-			}
-			s.signers = append(s.signers, wh)
+		t, e := newTargets(s.Endpoints)
+		if e != nil {
+			err = e
+			return
 		}
+		s.targets.Store(t)
 		s.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_webhook_deliveries_total",
 			Help: "Webhook delivery attempts by result: success (2xx), failure (retried), gone (410: not retried), exhausted (an event given up).",
@@ -190,7 +230,7 @@ func (s *Sender) SendDue(ctx context.Context) {
 	}
 	// The lease covers one attempt at every endpoint, one after another,
 	// with room to record it.
-	lease := time.Duration(len(s.Endpoints)+1)*s.timeout() + 30*time.Second
+	lease := time.Duration(len(s.targets.Load().endpoints)+1)*s.timeout() + 30*time.Second
 	for ctx.Err() == nil {
 		events, err := s.Store.ClaimWebhookEvents(ctx, s.now(), lease, batch)
 		if err != nil {
@@ -228,13 +268,14 @@ func (s *Sender) attempt(ctx context.Context, e *gatehouse.WebhookEvent) {
 	}
 	var results []string
 	pending, sent := 0, false
-	for i := range s.Endpoints {
-		ep := &s.Endpoints[i]
+	t := s.targets.Load()
+	for i := range t.endpoints {
+		ep := &t.endpoints[i]
 		if !ep.Wants(e.Type) || slices.Contains(e.Done, ep.ID()) {
 			continue
 		}
 		sent = true
-		a := s.post(ctx, i, e.ID, body)
+		a := s.post(ctx, t, i, e.ID, body)
 		results = append(results, fmt.Sprintf("webhooks[%d]: %s", i, a))
 		switch {
 		case a.ok():
@@ -296,9 +337,9 @@ func (a Answer) String() string {
 	return strconv.Itoa(a.Status) + " " + http.StatusText(a.Status)
 }
 
-// post POSTs body, signed, to endpoint i.
-func (s *Sender) post(ctx context.Context, i int, id string, body []byte) Answer {
-	ep := &s.Endpoints[i]
+// post POSTs body, signed, to endpoint i of t.
+func (s *Sender) post(ctx context.Context, t *targets, i int, id string, body []byte) Answer {
+	ep := &t.endpoints[i]
 	ctx, cancel := context.WithTimeout(ctx, s.timeout())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
@@ -306,7 +347,7 @@ func (s *Sender) post(ctx context.Context, i int, id string, body []byte) Answer
 		return Answer{Err: errors.New("bad URL")}
 	}
 	ts := time.Now()
-	sig, err := s.signers[i].Sign(id, ts, body)
+	sig, err := t.signers[i].Sign(id, ts, body)
 	if err != nil {
 		return Answer{Err: fmt.Errorf("sign: %w", err)}
 	}
@@ -365,10 +406,11 @@ func (s *Sender) SendTest(ctx context.Context) ([]Answer, error) {
 	if err != nil {
 		return nil, err
 	}
-	answers := make([]Answer, len(s.Endpoints))
+	t := s.targets.Load()
+	answers := make([]Answer, len(t.endpoints))
 	var wg sync.WaitGroup
-	for i := range s.Endpoints {
-		wg.Go(func() { answers[i] = s.post(ctx, i, gatehouse.NewWebhookEventID(), body) })
+	for i := range t.endpoints {
+		wg.Go(func() { answers[i] = s.post(ctx, t, i, gatehouse.NewWebhookEventID(), body) })
 	}
 	wg.Wait()
 	return answers, nil

@@ -30,6 +30,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"gatehouse"
@@ -86,6 +87,8 @@ type UI struct {
 	// user: the function verify, or, in in-package tests, one that watches
 	// the checks in flight.
 	verify func(user *gatehouse.User, pw string) bool
+	// expiryWarningSet is what SetExpiryWarning set last; 0 until then.
+	expiryWarningSet atomic.Int64
 }
 
 // Init prepares the templates and the session signer.
@@ -256,7 +259,20 @@ func formatDateTime(t *time.Time) string {
 	return t.UTC().Format("Jan 2, 2006 15:04 UTC")
 }
 
+// SetExpiryWarning replaces ExpiryWarning while the UI serves (a config
+// reload); the pages rendered from now on use d. Zero or less means
+// gatehouse.DefaultExpiryWarning.
+func (u *UI) SetExpiryWarning(d time.Duration) {
+	if d <= 0 {
+		d = gatehouse.DefaultExpiryWarning
+	}
+	u.expiryWarningSet.Store(int64(d))
+}
+
 func (u *UI) expiryWarning() time.Duration {
+	if d := u.expiryWarningSet.Load(); d > 0 {
+		return time.Duration(d)
+	}
 	if u.ExpiryWarning > 0 {
 		return u.ExpiryWarning
 	}
