@@ -560,3 +560,51 @@ func TestTwoNodesPostgres(t *testing.T) {
 		checkWebhook(t, w, gatehouse.EventKeyCreated)
 	}
 }
+
+// TestSetEndpoints: endpoints swapped while an event is pending: the
+// removed endpoint gets no more attempts, the added one gets the pending
+// event with its id and the events after it, and the one kept gets no
+// event twice.
+func TestSetEndpoints(t *testing.T) {
+	t.Parallel()
+	store := gatehousetest.MustOpenSQLite(t)
+	clock := gatehousetest.NewWallClock()
+	store.Now = clock.Now
+	gone, rGone := endpoint(t)
+	rGone.Respond = func(int, *gatehousetest.Webhook, *http.Request) int { return http.StatusInternalServerError }
+	kept, rKept := endpoint(t)
+	added, rAdded := endpoint(t)
+	sender, _ := newSender(t, store, clock, gone, kept)
+	ctx := context.Background()
+	if err := store.CreateKey(ctx, newKey("one", nil)); err != nil {
+		t.Fatal(err)
+	}
+	sender.SendDue(ctx)
+	first := rKept.Wait(t, 1, 5*time.Second)[0]
+	rGone.Wait(t, 1, 5*time.Second)
+
+	if err := sender.SetEndpoints([]gatehouse.WebhookEndpoint{kept, added}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(webhook.RetrySchedule[0])
+	sender.SendDue(ctx)
+	if got := rAdded.Wait(t, 1, 5*time.Second)[0]; got.ID != first.ID {
+		t.Errorf("the added endpoint got the pending event as %s, want its id %s", got.ID, first.ID)
+	}
+	if pending, _ := store.FindWebhookEvents(ctx, gatehouse.WebhookFilter{}); len(pending) != 0 {
+		t.Errorf("after the swap: %d events pending, want 0 (the removed endpoint's delivery dropped)", len(pending))
+	}
+
+	if err := store.CreateKey(ctx, newKey("two", nil)); err != nil {
+		t.Fatal(err)
+	}
+	sender.SendDue(ctx)
+	checkWebhook(t, rKept.Wait(t, 2, 5*time.Second)[1], gatehouse.EventKeyCreated)
+	checkWebhook(t, rAdded.Wait(t, 2, 5*time.Second)[1], gatehouse.EventKeyCreated)
+	if n := len(rGone.Webhooks()); n != 1 {
+		t.Errorf("the removed endpoint got %d webhooks, want only the one before the swap", n)
+	}
+	if n := len(rKept.Webhooks()); n != 2 {
+		t.Errorf("the kept endpoint got %d webhooks, want 2", n)
+	}
+}
