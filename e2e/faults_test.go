@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse"
 	"gatehouse/config"
 )
 
@@ -139,6 +141,20 @@ func TestReadOnlyStore(t *testing.T) {
 	if r, _ := g.createOverAPI(t, admin, `{"name":"before"}`); r.Status != 201 {
 		t.Fatalf("create before: %v", r)
 	}
+	// The outbox's sender marks the keys' events (no endpoint is
+	// configured) in write transactions of its own: the files are made
+	// immutable once none is pending, not in the middle of one.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pending, err := g.Store().FindWebhookEvents(context.Background(), gatehouse.WebhookFilter{})
+		if err == nil && len(pending) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook events still pending after 10 s: %d, %v", len(pending), err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	files, _ := filepath.Glob(filepath.Join(g.dir, "gatehouse.db*"))
 	files = append(files, g.dir)
 	if out, err := exec.Command("chattr", append([]string{"+i"}, files...)...).CombinedOutput(); err != nil {
@@ -171,7 +187,7 @@ func TestReadOnlyStore(t *testing.T) {
 		t.Logf("readyz on a read-only store: %v", r)
 	}
 	unlock()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for {
 		r, _ := g.createOverAPI(t, admin, `{"name":"after"}`)
 		if r.Status == 201 {
