@@ -1,7 +1,6 @@
 package httpsig_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -14,21 +13,7 @@ import (
 // testRedis returns a client of the Redis named by GATEHOUSE_TEST_REDIS,
 // or skips the test.
 func testRedis(t *testing.T) *redis.Client {
-	t.Helper()
-	url := os.Getenv("GATEHOUSE_TEST_REDIS")
-	if url == "" {
-		t.Skip("set GATEHOUSE_TEST_REDIS=redis://127.0.0.1:6379/0 to run the Redis nonce tests")
-	}
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("GATEHOUSE_TEST_REDIS: %v", err)
-	}
-	c := redis.NewClient(opts)
-	t.Cleanup(func() { c.Close() })
-	if err := c.Ping(t.Context()).Err(); err != nil {
-		t.Fatalf("ping %s: %v", url, err)
-	}
-	return c
+	return gatehousetest.MustRedis(t, "the Redis nonce tests")
 }
 
 // TestRedisNoncesTwoNodes: a signed request accepted by one node is a

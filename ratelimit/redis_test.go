@@ -2,34 +2,20 @@ package ratelimit_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"gatehouse"
+	"gatehouse/gatehousetest"
 	"gatehouse/ratelimit"
 )
 
 // testRedis returns a client of the Redis named by GATEHOUSE_TEST_REDIS,
 // or skips the test.
 func testRedis(t *testing.T) *redis.Client {
-	t.Helper()
-	url := os.Getenv("GATEHOUSE_TEST_REDIS")
-	if url == "" {
-		t.Skip("set GATEHOUSE_TEST_REDIS=redis://127.0.0.1:6379/0 to run the Redis rate limiter tests")
-	}
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("GATEHOUSE_TEST_REDIS: %v", err)
-	}
-	c := redis.NewClient(opts)
-	t.Cleanup(func() { c.Close() })
-	if err := c.Ping(t.Context()).Err(); err != nil {
-		t.Fatalf("ping %s: %v", url, err)
-	}
-	return c
+	return gatehousetest.MustRedis(t, "the Redis rate limiter tests")
 }
 
 // testPrefix returns a key prefix no other test run uses.

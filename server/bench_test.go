@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -71,10 +70,7 @@ func BenchmarkGateway(b *testing.B) {
 // BenchmarkLimiter compares, in one run, the gateway with its in-process
 // rate limiter and with the Redis one (GATEHOUSE_TEST_REDIS).
 func BenchmarkLimiter(b *testing.B) {
-	redisURL := os.Getenv("GATEHOUSE_TEST_REDIS")
-	if redisURL == "" {
-		b.Skip("set GATEHOUSE_TEST_REDIS=redis://127.0.0.1:6379/0 to compare the limiters")
-	}
+	redisURL := gatehousetest.RedisURL(b, "the limiters' comparison")
 	up := gatehousetest.NewUpstream(b, nil)
 	for _, name := range []string{"local", "redis"} {
 		b.Run(name, func(b *testing.B) {
