@@ -571,30 +571,58 @@ func (d *decoder) strings(n *yaml.Node, key string, at position, ptr *[]string) 
 	}
 }
 
-// routes decodes the list of routes n, set at at under key.
-func (d *decoder) routes(n *yaml.Node, key string, at position) {
+// item is an entry of a list of mappings (listOfMappings): its key
+// (key[i]), its position, and the mapping, nil when the entry is none.
+type item struct {
+	key string
+	at  position
+	m   *yaml.Node
+}
+
+// listOfMappings decodes n, set at at under key, as a list of what (e.g.
+// "routes"): it returns the list's items, nil for a null, and false when n
+// is not a list. An item that is not a mapping is reported with hint (what
+// one looks like) and has no mapping.
+func (d *decoder) listOfMappings(n *yaml.Node, key string, at position, what, hint string) ([]item, bool) {
 	d.forget(key)
 	list := resolve(n)
 	if isNull(list) {
-		d.c.Routes = nil
-		return
+		return nil, true
 	}
 	if list.Kind != yaml.SequenceNode {
-		d.fail(at, key, "must be a list of routes (got %s)", kindName(list))
+		d.fail(at, key, "must be a list of %s (got %s)", what, kindName(list))
+		return nil, false
+	}
+	items := make([]item, len(list.Content))
+	for i, n := range list.Content {
+		it := item{key: key + "[" + strconv.Itoa(i) + "]", at: d.at(n)}
+		d.set(it.key, it.at)
+		if m := resolve(n); m.Kind == yaml.MappingNode {
+			it.m = m
+		} else {
+			d.fail(it.at, it.key, "%s (got %s)", hint, kindName(m))
+		}
+		items[i] = it
+	}
+	return items, true
+}
+
+// routes decodes the list of routes n, set at at under key.
+func (d *decoder) routes(n *yaml.Node, key string, at position) {
+	items, ok := d.listOfMappings(n, key, at, "routes", "a route is a mapping of keys such as name: and path:")
+	if !ok {
 		return
 	}
-	routes := make([]Route, len(list.Content))
-	for i, item := range list.Content {
-		rkey := key + "[" + strconv.Itoa(i) + "]"
-		rat := d.at(item)
-		d.set(rkey, rat)
-		m := resolve(item)
-		if m.Kind != yaml.MappingNode {
-			d.fail(rat, rkey, "a route is a mapping of keys such as name: and path: (got %s)", kindName(m))
+	var routes []Route
+	if items != nil {
+		routes = make([]Route, len(items))
+	}
+	for i, it := range items {
+		if it.m == nil {
 			continue
 		}
 		r := reflect.ValueOf(&routes[i]).Elem()
-		d.mapping(m, rkey, routeFields, func(f field, key string, at position, v *yaml.Node) {
+		d.mapping(it.m, it.key, routeFields, func(f field, key string, at position, v *yaml.Node) {
 			d.set(key, at)
 			d.scalar(v, key, at, r.Field(f.index).Addr().Interface())
 		})
@@ -604,28 +632,20 @@ func (d *decoder) routes(n *yaml.Node, key string, at position) {
 
 // webhooks decodes the list of webhook endpoints n, set at at under key.
 func (d *decoder) webhooks(n *yaml.Node, key string, at position) {
-	d.forget(key)
-	list := resolve(n)
-	if isNull(list) {
-		d.c.Webhooks = nil
+	items, ok := d.listOfMappings(n, key, at, "endpoints", "an endpoint is a mapping of keys such as url: and secret_file:")
+	if !ok {
 		return
 	}
-	if list.Kind != yaml.SequenceNode {
-		d.fail(at, key, "must be a list of endpoints (got %s)", kindName(list))
-		return
+	var hooks []Webhook
+	if items != nil {
+		hooks = make([]Webhook, len(items))
 	}
-	hooks := make([]Webhook, len(list.Content))
-	for i, item := range list.Content {
-		wkey := key + "[" + strconv.Itoa(i) + "]"
-		wat := d.at(item)
-		d.set(wkey, wat)
-		m := resolve(item)
-		if m.Kind != yaml.MappingNode {
-			d.fail(wat, wkey, "an endpoint is a mapping of keys such as url: and secret_file: (got %s)", kindName(m))
+	for i, it := range items {
+		if it.m == nil {
 			continue
 		}
 		w := reflect.ValueOf(&hooks[i]).Elem()
-		d.mapping(m, wkey, webhookFields, func(f field, key string, at position, v *yaml.Node) {
+		d.mapping(it.m, it.key, webhookFields, func(f field, key string, at position, v *yaml.Node) {
 			d.set(key, at)
 			if events, ok := w.Field(f.index).Addr().Interface().(*[]string); ok {
 				d.strings(v, key, at, events)
