@@ -16,6 +16,7 @@ import (
 
 	"gatehouse"
 	"gatehouse/config"
+	"gatehouse/gatehousetest"
 )
 
 // TestUpstreamFaults: refused, hanging, reset mid-body and slow streaming
@@ -144,17 +145,10 @@ func TestReadOnlyStore(t *testing.T) {
 	// The outbox's sender marks the keys' events (no endpoint is
 	// configured) in write transactions of its own: the files are made
 	// immutable once none is pending, not in the middle of one.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	gatehousetest.Eventually(t, 10*time.Second, "no webhook event pending", func() bool {
 		pending, err := g.Store().FindWebhookEvents(context.Background(), gatehouse.WebhookFilter{})
-		if err == nil && len(pending) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("webhook events still pending after 10 s: %d, %v", len(pending), err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err == nil && len(pending) == 0
+	})
 	files, _ := filepath.Glob(filepath.Join(g.dir, "gatehouse.db*"))
 	files = append(files, g.dir)
 	if out, err := exec.Command("chattr", append([]string{"+i"}, files...)...).CombinedOutput(); err != nil {
@@ -187,7 +181,7 @@ func TestReadOnlyStore(t *testing.T) {
 		t.Logf("readyz on a read-only store: %v", r)
 	}
 	unlock()
-	deadline = time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for {
 		r, _ := g.createOverAPI(t, admin, `{"name":"after"}`)
 		if r.Status == 201 {

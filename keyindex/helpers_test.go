@@ -51,21 +51,6 @@ func newClock() *gatehousetest.Clock {
 	return gatehousetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(tb testing.TB, within time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.After(within)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			tb.Fatalf("%s: not within %v", what, within)
-		}
-	}
-}
-
 // waitDone waits for ctx to end, failing tb after within.
 func waitDone(tb testing.TB, ctx context.Context, within time.Duration, what string) {
 	tb.Helper()

@@ -167,14 +167,14 @@ func TestRunSeesChangesWithinOneSecond(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	k, _ := createKey(t, cli, "from-cli", nil)
-	eventually(t, time.Second, "created key seen by Run", func() bool {
+	gatehousetest.Eventually(t, time.Second, "created key seen by Run", func() bool {
 		_, ok := x.Lookup(k.Digest)
 		return ok
 	})
 	if err := cli.DeleteKey(t.Context(), k.ID, "cli:test"); err != nil {
 		t.Fatalf("DeleteKey() = %v", err)
 	}
-	eventually(t, time.Second, "deleted key dropped by Run", func() bool {
+	gatehousetest.Eventually(t, time.Second, "deleted key dropped by Run", func() bool {
 		_, ok := x.Lookup(k.Digest)
 		return !ok
 	})
@@ -212,7 +212,7 @@ func TestWatch(t *testing.T) {
 		if octx.Err() != nil {
 			t.Errorf("watch of another key ended: %v", context.Cause(octx))
 		}
-		eventually(t, time.Second, "cancelled watch released", func() bool { return x.OpenWatches() == 1 })
+		gatehousetest.Eventually(t, time.Second, "cancelled watch released", func() bool { return x.OpenWatches() == 1 })
 	})
 
 	t.Run("ExpiryCancels", func(t *testing.T) {
@@ -297,7 +297,7 @@ func TestWatch(t *testing.T) {
 			t.Errorf("OpenWatches() after stop = %d, want 1", n)
 		}
 		cancelParent() // the parent's end releases the watch too
-		eventually(t, time.Second, "watch of a cancelled parent released", func() bool { return x.OpenWatches() == 0 })
+		gatehousetest.Eventually(t, time.Second, "watch of a cancelled parent released", func() bool { return x.OpenWatches() == 0 })
 		stop1() // harmless after release
 	})
 }

@@ -116,13 +116,7 @@ func newKey(name string) *gatehouse.APIKey {
 // waitFor polls cond until it holds, failing tb after the deadline.
 func waitFor(tb testing.TB, what string, timeout time.Duration, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not a wait for an event
-	}
+	gatehousetest.Eventually(tb, timeout, what, cond)
 }
 
 // listenerPID returns the backend pid of the store's LISTEN connection, or

@@ -130,13 +130,7 @@ func (c *checkWatch) releaseOne(t *testing.T) {
 // waitFor polls cond until it holds, for at most 10s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10s, still not: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval
-	}
+	gatehousetest.Eventually(t, 10*time.Second, what, cond)
 }
 
 // counted returns how many of the addresses have a failure counted.
