@@ -54,7 +54,7 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 // upstream's answer, as the stdlib path would.
 func (h *Handler) serveLean(w http.ResponseWriter, r *http.Request, fw *forward, info *gatehouse.RequestInfo) {
 	ctx := r.Context()
-	resp, err := h.exchange(ctx, r, fw, info)
+	resp, err := exchange(ctx, r, fw, info)
 	if err != nil {
 		h.upstreamError(w, ctx, fw, info, err)
 		return
@@ -156,7 +156,7 @@ func copyBody(w io.Writer, body io.Reader, buf []byte, flusher *http.ResponseCon
 // back to the pool at the body's end. A request that can be sent again is
 // sent again, once, on a new connection when a reused one turns out to be
 // closed before any byte of an answer came.
-func (h *Handler) exchange(ctx context.Context, r *http.Request, fw *forward, info *gatehouse.RequestInfo) (*http.Response, error) {
+func exchange(ctx context.Context, r *http.Request, fw *forward, info *gatehouse.RequestInfo) (*http.Response, error) {
 	up := fw.route.up
 	for attempt := 0; ; attempt++ {
 		c, err := up.get(ctx)

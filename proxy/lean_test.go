@@ -104,13 +104,12 @@ func engines(t testing.TB, upstreamURL string, timeout time.Duration) (lean, std
 
 // seen is what a client sees of an answer.
 type seen struct {
-	status   int
-	header   http.Header
-	body     string
-	broken   bool // the body ended with an error: a broken-off answer
-	trailer  http.Header
-	gwErr    string
-	clientOK bool
+	status  int
+	header  http.Header
+	body    string
+	broken  bool // the body ended with an error: a broken-off answer
+	trailer http.Header
+	gwErr   string
 }
 
 func (s seen) String() string {
@@ -132,7 +131,7 @@ func see(t testing.TB, gw *httptest.Server, method string) seen {
 	b, err := io.ReadAll(resp.Body)
 	h := resp.Header.Clone()
 	h.Del("Date")
-	s := seen{status: resp.StatusCode, header: h, body: string(b), broken: err != nil, trailer: resp.Trailer, clientOK: true}
+	s := seen{status: resp.StatusCode, header: h, body: string(b), broken: err != nil, trailer: resp.Trailer}
 	if resp.StatusCode >= 400 {
 		s.gwErr = code(string(b))
 	}
